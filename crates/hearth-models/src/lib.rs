@@ -1,1 +1,26 @@
-//! Models.
+//! Model architectures, tokenizers and chat templates for Hearth, over candle.
+//!
+//! [`Model::load`] reads a GGUF file into a runnable model: its [`Tokenizer`] turns
+//! text into token ids exactly as llama.cpp does, its [`ChatTemplate`] renders
+//! conversations, and [`Model::forward`] runs a batch of [`SeqChunk`]s — chunks of
+//! several sequences, each with its own [`KvCache`] — in one pass.
+
+mod attention;
+mod batch;
+mod error;
+mod kv_cache;
+mod llama;
+mod model;
+mod rope;
+mod template;
+pub mod tokenizer;
+mod weights;
+
+pub use batch::{Logits, SeqChunk};
+pub use error::{ModelError, Result};
+pub use kv_cache::{CacheShape, KvCache};
+pub use llama::LlamaConfig;
+pub use model::{Model, SUPPORTED_ARCHITECTURES};
+pub use rope::RopeStyle;
+pub use template::{CHATML_TEMPLATE, ChatMessage, ChatTemplate};
+pub use tokenizer::Tokenizer;

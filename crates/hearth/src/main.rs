@@ -1,1 +1,52 @@
-fn main() {}
+//! `hearth`: run large language models on your own machine.
+//!
+//! `main` only parses the command line, sets up logging and threads, and turns the
+//! command's result into an exit code: 0 on success, 1 on error (printed as
+//! `error: …` with its causes, and a `hint: …` where one helps), 2 on usage errors.
+
+mod cli;
+mod commands;
+mod model_ref;
+mod threads;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    threads::configure(cli.threads());
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Tokenize(args) => commands::tokenize::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+#[allow(clippy::print_stderr)]
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+    if let Some(hinted) = err.chain().find_map(|e| e.downcast_ref::<cli::Hinted>()) {
+        eprintln!("hint: {}", hinted.hint);
+    }
+}

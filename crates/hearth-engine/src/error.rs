@@ -1,0 +1,13 @@
+/// Why a generation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+    #[error(
+        "the prompt has {n_prompt} tokens but the context holds {n_ctx}; \
+         at least one more is needed for the answer"
+    )]
+    PromptTooLong { n_prompt: usize, n_ctx: usize },
+    #[error(transparent)]
+    Model(#[from] hearth_models::ModelError),
+}

@@ -1,0 +1,294 @@
+//! The llama architecture (also qwen2, which adds Q/K/V biases and neox RoPE).
+//!
+//! Per layer: `x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))`, then
+//! `x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x))`, with RMS norms `n`. Linear layers run
+//! over every token of every sequence in the batch at once; attention runs per
+//! sequence against that sequence's own cache.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+use hearth_gguf::Metadata;
+
+use crate::attention::causal_attention;
+use crate::batch::SeqChunk;
+use crate::error::{ModelError, Result};
+use crate::kv_cache::{CacheShape, KvCache};
+use crate::rope::{Rope, RopeStyle};
+use crate::weights::{Weights, linear};
+
+/// Hyper-parameters read from `{arch}.*` metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    pub n_embd: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub n_ff: usize,
+    pub n_vocab: usize,
+    pub rms_eps: f32,
+    pub rope_base: f32,
+    pub rope_dims: usize,
+    pub rope_style: RopeStyle,
+    /// Context the model was trained with.
+    pub n_ctx_train: usize,
+    /// Q, K and V projections carry biases (qwen2).
+    pub qkv_bias: bool,
+}
+
+impl LlamaConfig {
+    pub fn from_metadata(md: &Metadata, arch: &str, n_vocab: usize) -> Result<Self> {
+        let key = |k: &str| format!("{arch}.{k}");
+        let n_embd = md.u32(&key("embedding_length"))? as usize;
+        let n_heads = md.u32(&key("attention.head_count"))? as usize;
+        let n_kv_heads = md
+            .opt_u32(&key("attention.head_count_kv"))?
+            .map_or(n_heads, |n| n as usize);
+        if n_heads == 0 || n_kv_heads == 0 || n_heads % n_kv_heads != 0 {
+            return Err(ModelError::Config(format!(
+                "{n_heads} attention heads cannot share {n_kv_heads} key/value heads"
+            )));
+        }
+        let head_dim = md
+            .opt_u32(&key("attention.key_length"))?
+            .map_or(n_embd / n_heads, |n| n as usize);
+        let (rope_style, qkv_bias) = match arch {
+            "qwen2" => (RopeStyle::Halves, true),
+            _ => (RopeStyle::Interleaved, false),
+        };
+        Ok(Self {
+            n_embd,
+            n_layers: md.u32(&key("block_count"))? as usize,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            n_ff: md.u32(&key("feed_forward_length"))? as usize,
+            n_vocab,
+            rms_eps: md.f32(&key("attention.layer_norm_rms_epsilon"))?,
+            rope_base: md.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0),
+            rope_dims: md
+                .opt_u32(&key("rope.dimension_count"))?
+                .map_or(head_dim, |n| n as usize),
+            rope_style,
+            n_ctx_train: md.opt_u32(&key("context_length"))?.unwrap_or(4096) as usize,
+            qkv_bias,
+        })
+    }
+}
+
+struct Projection {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+}
+
+impl Projection {
+    fn load(w: &Weights, name: &str, rows: usize, cols: usize, bias: bool) -> Result<Self> {
+        let bias = if bias {
+            Some(w.f32(&format!("{name}.bias"), &[rows])?)
+        } else {
+            None
+        };
+        Ok(Self {
+            weight: w.matmul(&format!("{name}.weight"), rows, cols)?,
+            bias,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = linear(&self.weight, x)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    wq: Projection,
+    wk: Projection,
+    wv: Projection,
+    wo: QMatMul,
+    ffn_norm: Tensor,
+    w_gate: QMatMul,
+    w_up: QMatMul,
+    w_down: QMatMul,
+}
+
+impl Layer {
+    fn load(w: &Weights, cfg: &LlamaConfig, i: usize) -> Result<Self> {
+        let p = |n: &str| format!("blk.{i}.{n}");
+        let (e, q_out, kv_out) = (
+            cfg.n_embd,
+            cfg.n_heads * cfg.head_dim,
+            cfg.n_kv_heads * cfg.head_dim,
+        );
+        Ok(Self {
+            attn_norm: w.f32(&p("attn_norm.weight"), &[e])?,
+            wq: Projection::load(w, &p("attn_q"), q_out, e, cfg.qkv_bias)?,
+            wk: Projection::load(w, &p("attn_k"), kv_out, e, cfg.qkv_bias)?,
+            wv: Projection::load(w, &p("attn_v"), kv_out, e, cfg.qkv_bias)?,
+            wo: w.matmul(&p("attn_output.weight"), e, q_out)?,
+            ffn_norm: w.f32(&p("ffn_norm.weight"), &[e])?,
+            w_gate: w.matmul(&p("ffn_gate.weight"), cfg.n_ff, e)?,
+            w_up: w.matmul(&p("ffn_up.weight"), cfg.n_ff, e)?,
+            w_down: w.matmul(&p("ffn_down.weight"), e, cfg.n_ff)?,
+        })
+    }
+}
+
+/// A loaded llama-family model. Holds weights only: every sequence brings its own
+/// [`KvCache`], so one model serves many sequences at once.
+pub struct Llama {
+    cfg: LlamaConfig,
+    embedding: Arc<QTensor>,
+    layers: Vec<Layer>,
+    output_norm: Tensor,
+    output: QMatMul,
+    rope: Rope,
+    device: Device,
+}
+
+impl Llama {
+    pub(crate) fn load(w: &Weights, cfg: LlamaConfig, device: &Device) -> Result<Self> {
+        let embedding = w.qtensor("token_embd.weight", &[cfg.n_vocab, cfg.n_embd])?;
+        let output = if w.contains("output.weight") {
+            w.matmul("output.weight", cfg.n_vocab, cfg.n_embd)?
+        } else {
+            // Tied embeddings: the output projection is the embedding table.
+            QMatMul::from_arc(embedding.clone())?
+        };
+        let layers = (0..cfg.n_layers)
+            .map(|i| Layer::load(w, &cfg, i))
+            .collect::<Result<Vec<_>>>()?;
+        let rope = Rope::new(
+            cfg.rope_dims,
+            cfg.rope_base,
+            cfg.n_ctx_train,
+            cfg.rope_style,
+            device,
+        )?;
+        Ok(Self {
+            output_norm: w.f32("output_norm.weight", &[cfg.n_embd])?,
+            embedding,
+            layers,
+            output,
+            rope,
+            cfg,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    pub fn cache_shape(&self) -> CacheShape {
+        CacheShape {
+            n_layers: self.cfg.n_layers,
+            n_kv_heads: self.cfg.n_kv_heads,
+            head_dim: self.cfg.head_dim,
+        }
+    }
+
+    /// Runs `chunks` (one per sequence, each with its cache in `caches`) and returns the
+    /// logits after each chunk's last token, `(chunks.len(), n_vocab)`.
+    pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
+        check_batch(chunks, caches, self.rope.n_positions(), self.cfg.n_vocab)?;
+        let ids: Vec<u32> = chunks.iter().flat_map(|c| c.tokens.iter().copied()).collect();
+        let n_tokens = ids.len();
+        let ids = Tensor::from_vec(ids, n_tokens, &self.device)?;
+        let mut x = self.embedding.embedding(&ids)?; // (n_tokens, n_embd)
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = self.layer_forward(i, layer, &x, chunks, caches)?;
+        }
+        for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
+            cache.advance(chunk.tokens.len());
+        }
+        let last_rows: Vec<u32> = chunks
+            .iter()
+            .scan(0u32, |end, c| {
+                *end += c.tokens.len() as u32;
+                Some(*end - 1)
+            })
+            .collect();
+        let n_last = last_rows.len();
+        let last = x.index_select(&Tensor::from_vec(last_rows, n_last, &self.device)?, 0)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
+        Ok(self.output.forward(&last)?)
+    }
+
+    fn layer_forward(
+        &self,
+        index: usize,
+        layer: &Layer,
+        x: &Tensor,
+        chunks: &[SeqChunk],
+        caches: &[&mut KvCache],
+    ) -> Result<Tensor> {
+        let cfg = &self.cfg;
+        let h = candle_nn::ops::rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
+        let q = layer.wq.forward(&h)?;
+        let k = layer.wk.forward(&h)?;
+        let v = layer.wv.forward(&h)?;
+        let scale = 1.0 / (cfg.head_dim as f64).sqrt();
+        let mut outputs = Vec::with_capacity(chunks.len());
+        let mut row = 0;
+        for (chunk, cache) in chunks.iter().zip(caches) {
+            let n = chunk.tokens.len();
+            let heads = |t: &Tensor, n_heads: usize| -> Result<Tensor> {
+                Ok(t.narrow(0, row, n)?
+                    .reshape((n, n_heads, cfg.head_dim))?
+                    .transpose(0, 1)?
+                    .contiguous()?)
+            };
+            let q = self.rope.apply(&heads(&q, cfg.n_heads)?, chunk.start)?;
+            let k = self.rope.apply(&heads(&k, cfg.n_kv_heads)?, chunk.start)?;
+            let v = heads(&v, cfg.n_kv_heads)?;
+            let (k_all, v_all) = cache.append(index, chunk.start, &k, &v)?;
+            outputs.push(causal_attention(&q, &k_all, &v_all, chunk.start, scale)?);
+            row += n;
+        }
+        let attn = Tensor::cat(&outputs, 0)?;
+        let x = (x + linear(&layer.wo, &attn)?)?;
+        let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
+        let gate = candle_nn::ops::silu(&linear(&layer.w_gate, &h)?)?;
+        let up = linear(&layer.w_up, &h)?;
+        Ok((&x + linear(&layer.w_down, &(gate * up)?)?)?)
+    }
+}
+
+fn check_batch(
+    chunks: &[SeqChunk],
+    caches: &[&mut KvCache],
+    n_positions: usize,
+    n_vocab: usize,
+) -> Result<()> {
+    if chunks.is_empty() || chunks.len() != caches.len() {
+        return Err(ModelError::Batch(format!(
+            "{} chunks for {} caches",
+            chunks.len(),
+            caches.len()
+        )));
+    }
+    for (chunk, cache) in chunks.iter().zip(caches) {
+        if chunk.tokens.is_empty() {
+            return Err(ModelError::Batch("empty chunk".into()));
+        }
+        if let Some(&bad) = chunk.tokens.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(ModelError::Batch(format!(
+                "token id {bad} is outside the vocabulary of {n_vocab}"
+            )));
+        }
+        cache.check_room(chunk.start, chunk.tokens.len())?;
+        if chunk.start + chunk.tokens.len() > n_positions {
+            return Err(ModelError::ContextFull {
+                needed: chunk.start + chunk.tokens.len(),
+                n_ctx: n_positions,
+            });
+        }
+    }
+    Ok(())
+}

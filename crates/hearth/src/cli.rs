@@ -1,0 +1,127 @@
+//! The command line: every flag's doc comment is its `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "Run large language models on your own machine.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Run(args) => args.threads,
+            Command::Tokenize(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate text with a model: a one-shot answer, or a chat on a terminal.
+    Run(RunArgs),
+    /// Print the token ids of a text as a JSON array.
+    Tokenize(TokenizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Model to run: a path to a `.gguf` file.
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The prompt. Without it, piped stdin is the prompt and a terminal starts a chat.
+    #[arg(short, long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// System message for the chat template.
+    #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
+    pub system: Option<String>,
+    /// Feed the prompt as is, without the chat template.
+    #[arg(long)]
+    pub raw: bool,
+    /// Generate at most N tokens (default: until the model stops or the context is full).
+    #[arg(short = 'n', long = "max-tokens", value_name = "N")]
+    pub max_tokens: Option<usize>,
+    /// Stop when the output contains TEXT (repeatable); TEXT itself is not printed.
+    #[arg(long, value_name = "TEXT")]
+    pub stop: Vec<String>,
+    /// Context size in tokens (at most the model's own).
+    #[arg(short = 'c', long = "ctx-size", value_name = "N", default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Threads for the computation (default: all cores).
+    #[arg(short, long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// Print timings and token counts on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Sampling flags, with llama.cpp's names and defaults.
+#[derive(Debug, Args)]
+pub struct SamplingArgs {
+    /// Randomness; 0 always picks the most likely token.
+    #[arg(long, value_name = "T", default_value_t = 0.8)]
+    pub temperature: f32,
+    /// Sample among the K most likely tokens (0 = all).
+    #[arg(long, value_name = "K", default_value_t = 40)]
+    pub top_k: usize,
+    /// Sample among the most likely tokens covering probability P (1 = all).
+    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than P times the most likely one (0 = off).
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalise repeating the last 64 tokens (1 = off).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Penalise tokens already present (0 = off).
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pub presence_penalty: f32,
+    /// Penalise tokens by how often they appeared (0 = off).
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pub frequency_penalty: f32,
+    /// Seed for reproducible sampling (default: random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenizeArgs {
+    /// Model whose tokenizer to use: a path to a `.gguf` file.
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Add BOS/EOS as the model asks for them.
+    #[arg(long)]
+    pub add_special: bool,
+    /// Text to tokenize; special-token text in it is tokenized as plain text.
+    pub text: String,
+}
+
+/// An error with a `hint:` line telling the user what to do about it.
+#[derive(Debug)]
+pub struct Hinted {
+    pub message: String,
+    pub hint: String,
+}
+
+impl Hinted {
+    pub fn error(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Self {
+            message: message.into(),
+            hint: hint.into(),
+        })
+    }
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
