@@ -1,15 +1,24 @@
 //! Causal attention of one sequence's chunk over its cached keys and values.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::error::Result;
+use crate::ggml_math;
+
+/// llama.cpp pads its cache view to this many cells; the weights of the padding are
+/// zero, but the padding decides how the weighted sum of values is grouped.
+const KV_PAD: usize = 256;
 
 /// `softmax(q·kᵀ·scale + causal mask)·v` for one sequence.
 ///
 /// `q` is `(n_heads, n, head_dim)` for positions `start..start + n`; `k`, `v` are
-/// `(n_kv_heads, start + n, head_dim)`. Query heads that share a key/value head are
-/// folded into the row dimension, so grouped-query attention needs no copy of the
-/// keys. Returns `(n, n_heads · head_dim)`.
+/// `(n_kv_heads, start + n, head_dim)`; query head `h` reads key/value head
+/// `h / (n_heads / n_kv_heads)`. Returns `(n, n_heads · head_dim)`.
+///
+/// The arithmetic is llama.cpp's (flash attention off): queries and attention weights
+/// rounded to f16 like its f16 cache, every dot product accumulated in 16 fused lanes
+/// then reduced in `_mm512_reduce_add_ps` order, and its softmax. Matching it keeps
+/// greedy decoding token-exact.
 pub(crate) fn causal_attention(
     q: &Tensor,
     k: &Tensor,
@@ -20,39 +29,99 @@ pub(crate) fn causal_attention(
     let (n_heads, n, head_dim) = q.dims3()?;
     let (n_kv_heads, total, _) = k.dims3()?;
     let group = n_heads / n_kv_heads;
-    // llama.cpp multiplies queries and attention weights against its f16 cache after
-    // rounding them to f16; doing the same keeps greedy outputs token-exact with it.
-    let q = round_to_f16(q)?.reshape((n_kv_heads, group * n, head_dim))?;
-    let scores = (q.matmul(&k.t()?)? * scale)?;
-    let scores = if n > 1 {
-        let mask = causal_mask(n, start, total, q.device())?;
-        scores
-            .reshape((n_kv_heads, group, n, total))?
-            .broadcast_add(&mask)?
-            .reshape((n_kv_heads, group * n, total))?
-    } else {
-        scores
-    };
-    let probs = round_to_f16(&candle_nn::ops::softmax_last_dim(&scores)?)?;
-    let out = probs.matmul(&v.contiguous()?)?; // (n_kv_heads, group·n, head_dim)
-    Ok(out
-        .reshape((n_heads, n, head_dim))?
-        .transpose(0, 1)?
-        .reshape((n, n_heads * head_dim))?)
+    let q = round_f16(q.flatten_all()?.to_vec1()?);
+    let k: Vec<f32> = k.flatten_all()?.to_vec1()?;
+    let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
+    let scale = scale as f32;
+    // Keys' positions padded to lanes of 16, as llama.cpp's cache view is.
+    let padded = total.div_ceil(KV_PAD) * KV_PAD;
+    let mut out = vec![0f32; n * n_heads * head_dim];
+    let mut v_t = vec![0f32; head_dim * padded];
+    let mut probs = vec![0f32; padded];
+    for kv in 0..n_kv_heads {
+        let keys = &k[kv * total * head_dim..(kv + 1) * total * head_dim];
+        let values = &v[kv * total * head_dim..(kv + 1) * total * head_dim];
+        for (j, row) in values.chunks_exact(head_dim).enumerate() {
+            for (c, &x) in row.iter().enumerate() {
+                v_t[c * padded + j] = x;
+            }
+        }
+        for h in kv * group..(kv + 1) * group {
+            for i in 0..n {
+                let qi = &q[(h * n + i) * head_dim..(h * n + i + 1) * head_dim];
+                let visible = start + i + 1;
+                let scores = &mut probs[..visible];
+                for (j, s) in scores.iter_mut().enumerate() {
+                    let kj = &keys[j * head_dim..(j + 1) * head_dim];
+                    // llama.cpp's matrix kernel (16 lanes) serves prompt chunks; a
+                    // single decoding row goes through its vector dot product.
+                    *s = if n == 1 {
+                        vec_dot_f16(kj, qi)
+                    } else {
+                        dot16(kj, qi)
+                    } * scale;
+                }
+                ggml_math::softmax(scores);
+                for p in scores.iter_mut() {
+                    *p = half::f16::from_f32(*p).to_f32();
+                }
+                probs[visible..].fill(0.0);
+                let o = &mut out[(i * n_heads + h) * head_dim..(i * n_heads + h + 1) * head_dim];
+                for (c, o) in o.iter_mut().enumerate() {
+                    *o = vec_dot_f16(&v_t[c * padded..(c + 1) * padded], &probs);
+                }
+            }
+        }
+    }
+    Ok(Tensor::from_vec(
+        out,
+        (n, n_heads * head_dim),
+        &Device::Cpu,
+    )?)
 }
 
-fn round_to_f16(x: &Tensor) -> Result<Tensor> {
-    Ok(x.to_dtype(DType::F16)?.to_dtype(DType::F32)?)
+fn round_f16(mut x: Vec<f32>) -> Vec<f32> {
+    x.iter_mut()
+        .for_each(|v| *v = half::f16::from_f32(*v).to_f32());
+    x
 }
 
-/// `(n, total)`: 0 where query `i` (at position `start + i`) may see key `j`, −∞ after.
-fn causal_mask(n: usize, start: usize, total: usize, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })
-        })
-        .collect();
-    Ok(Tensor::from_vec(mask, (n, total), device)?)
+/// `Σ aᵢ·bᵢ` accumulated in 16 lanes with fused multiply-adds (lane `l` takes
+/// elements `l, l + 16, …`), then reduced as `_mm512_reduce_add_ps` does; a length
+/// that is not a multiple of 16 is padded with zeros.
+fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    for (ca, cb) in a.chunks(16).zip(b.chunks(16)) {
+        for (l, (&x, &y)) in ca.iter().zip(cb).enumerate() {
+            lanes[l] = x.mul_add(y, lanes[l]);
+        }
+    }
+    ggml_math::reduce_16(&lanes)
+}
+
+/// `Σ aᵢ·bᵢ` as `ggml_vec_dot_f16` computes it with AVX-512: four accumulators of 16
+/// fused lanes over steps of 64, summed pairwise, reduced, then the remainder added
+/// in f64.
+fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let np = n & !63;
+    let mut acc = [[0f32; 16]; 4];
+    for i in (0..np).step_by(64) {
+        for (j, lanes) in acc.iter_mut().enumerate() {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let k = i + 16 * j + l;
+                *lane = a[k].mul_add(b[k], *lane);
+            }
+        }
+    }
+    let x02: [f32; 16] = std::array::from_fn(|l| acc[0][l] + acc[2][l]);
+    let x13: [f32; 16] = std::array::from_fn(|l| acc[1][l] + acc[3][l]);
+    let x: [f32; 16] = std::array::from_fn(|l| x02[l] + x13[l]);
+    let mut sum = ggml_math::reduce_16(&x) as f64;
+    for k in np..n {
+        sum += (a[k] * b[k]) as f64;
+    }
+    sum as f32
 }
 
 #[cfg(test)]
@@ -60,7 +129,12 @@ mod tests {
     use super::*;
 
     /// Plain loops: one head at a time, each query row over its visible keys.
-    fn reference(q: &[f32], k: &[f32], v: &[f32], dims: (usize, usize, usize, usize, usize)) -> Vec<f32> {
+    fn reference(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        dims: (usize, usize, usize, usize, usize),
+    ) -> Vec<f32> {
         let (n_heads, n_kv, n, total, d) = dims;
         let start = total - n;
         let mut out = vec![0f32; n * n_heads * d];
@@ -102,7 +176,7 @@ mod tests {
             &v.flatten_all()?.to_vec1()?,
             (n_heads, n_kv, n, total, d),
         );
-        let got: Vec<f32> = got.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let got: Vec<f32> = got.flatten_all()?.to_vec1()?;
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-2, "{g} vs {w}");
         }

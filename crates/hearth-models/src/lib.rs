@@ -8,9 +8,12 @@
 mod attention;
 mod batch;
 mod error;
+mod ggml_math;
 mod kv_cache;
 mod llama;
 mod model;
+mod norm;
+mod quant;
 mod rope;
 mod template;
 pub mod tokenizer;

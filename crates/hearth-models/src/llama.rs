@@ -7,16 +7,17 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Device, Module, Tensor};
+use candle_core::{Device, Tensor};
 use hearth_gguf::Metadata;
 
 use crate::attention::causal_attention;
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
+use crate::ggml_math;
 use crate::kv_cache::{CacheShape, KvCache};
+use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
-use crate::weights::{Weights, linear};
+use crate::weights::{Linear, Weights};
 
 /// Hyper-parameters read from `{arch}.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +47,7 @@ impl LlamaConfig {
         let n_kv_heads = md
             .opt_u32(&key("attention.head_count_kv"))?
             .map_or(n_heads, |n| n as usize);
-        if n_heads == 0 || n_kv_heads == 0 || n_heads % n_kv_heads != 0 {
+        if n_heads == 0 || n_kv_heads == 0 || !n_heads.is_multiple_of(n_kv_heads) {
             return Err(ModelError::Config(format!(
                 "{n_heads} attention heads cannot share {n_kv_heads} key/value heads"
             )));
@@ -79,7 +80,7 @@ impl LlamaConfig {
 }
 
 struct Projection {
-    weight: QMatMul,
+    weight: Linear,
     bias: Option<Tensor>,
 }
 
@@ -91,13 +92,13 @@ impl Projection {
             None
         };
         Ok(Self {
-            weight: w.matmul(&format!("{name}.weight"), rows, cols)?,
+            weight: w.linear(&format!("{name}.weight"), rows, cols)?,
             bias,
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = linear(&self.weight, x)?;
+        let y = self.weight.forward(x)?;
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -110,11 +111,11 @@ struct Layer {
     wq: Projection,
     wk: Projection,
     wv: Projection,
-    wo: QMatMul,
+    wo: Linear,
     ffn_norm: Tensor,
-    w_gate: QMatMul,
-    w_up: QMatMul,
-    w_down: QMatMul,
+    w_gate: Linear,
+    w_up: Linear,
+    w_down: Linear,
 }
 
 impl Layer {
@@ -130,11 +131,11 @@ impl Layer {
             wq: Projection::load(w, &p("attn_q"), q_out, e, cfg.qkv_bias)?,
             wk: Projection::load(w, &p("attn_k"), kv_out, e, cfg.qkv_bias)?,
             wv: Projection::load(w, &p("attn_v"), kv_out, e, cfg.qkv_bias)?,
-            wo: w.matmul(&p("attn_output.weight"), e, q_out)?,
+            wo: w.linear(&p("attn_output.weight"), e, q_out)?,
             ffn_norm: w.f32(&p("ffn_norm.weight"), &[e])?,
-            w_gate: w.matmul(&p("ffn_gate.weight"), cfg.n_ff, e)?,
-            w_up: w.matmul(&p("ffn_up.weight"), cfg.n_ff, e)?,
-            w_down: w.matmul(&p("ffn_down.weight"), e, cfg.n_ff)?,
+            w_gate: w.linear(&p("ffn_gate.weight"), cfg.n_ff, e)?,
+            w_up: w.linear(&p("ffn_up.weight"), cfg.n_ff, e)?,
+            w_down: w.linear(&p("ffn_down.weight"), e, cfg.n_ff)?,
         })
     }
 }
@@ -143,22 +144,28 @@ impl Layer {
 /// [`KvCache`], so one model serves many sequences at once.
 pub struct Llama {
     cfg: LlamaConfig,
-    embedding: Arc<QTensor>,
+    embedding: Arc<Linear>,
     layers: Vec<Layer>,
     output_norm: Tensor,
-    output: QMatMul,
+    output: Arc<Linear>,
     rope: Rope,
     device: Device,
 }
 
 impl Llama {
     pub(crate) fn load(w: &Weights, cfg: LlamaConfig, device: &Device) -> Result<Self> {
-        let embedding = w.qtensor("token_embd.weight", &[cfg.n_vocab, cfg.n_embd])?;
-        let output = if w.contains("output.weight") {
-            w.matmul("output.weight", cfg.n_vocab, cfg.n_embd)?
+        let embedding = Arc::new(w.linear("token_embd.weight", cfg.n_vocab, cfg.n_embd)?);
+        // Without `output.weight` the embeddings are tied: the output projection is
+        // the embedding table.
+        let output_name = if w.contains("output.weight") {
+            "output.weight"
         } else {
-            // Tied embeddings: the output projection is the embedding table.
-            QMatMul::from_arc(embedding.clone())?
+            "token_embd.weight"
+        };
+        let output = if output_name == "output.weight" {
+            Arc::new(w.linear(output_name, cfg.n_vocab, cfg.n_embd)?)
+        } else {
+            embedding.clone()
         };
         let layers = (0..cfg.n_layers)
             .map(|i| Layer::load(w, &cfg, i))
@@ -197,10 +204,11 @@ impl Llama {
     /// logits after each chunk's last token, `(chunks.len(), n_vocab)`.
     pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
         check_batch(chunks, caches, self.rope.n_positions(), self.cfg.n_vocab)?;
-        let ids: Vec<u32> = chunks.iter().flat_map(|c| c.tokens.iter().copied()).collect();
-        let n_tokens = ids.len();
-        let ids = Tensor::from_vec(ids, n_tokens, &self.device)?;
-        let mut x = self.embedding.embedding(&ids)?; // (n_tokens, n_embd)
+        let ids: Vec<u32> = chunks
+            .iter()
+            .flat_map(|c| c.tokens.iter().copied())
+            .collect();
+        let mut x = self.embedding.rows(&ids, &self.device)?; // (n_tokens, n_embd)
         for (i, layer) in self.layers.iter().enumerate() {
             x = self.layer_forward(i, layer, &x, chunks, caches)?;
         }
@@ -216,8 +224,8 @@ impl Llama {
             .collect();
         let n_last = last_rows.len();
         let last = x.index_select(&Tensor::from_vec(last_rows, n_last, &self.device)?, 0)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
-        Ok(self.output.forward(&last)?)
+        let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
+        self.output.forward(&last)
     }
 
     fn layer_forward(
@@ -229,7 +237,7 @@ impl Llama {
         caches: &[&mut KvCache],
     ) -> Result<Tensor> {
         let cfg = &self.cfg;
-        let h = candle_nn::ops::rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
+        let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
         let q = layer.wq.forward(&h)?;
         let k = layer.wk.forward(&h)?;
         let v = layer.wv.forward(&h)?;
@@ -252,12 +260,24 @@ impl Llama {
             row += n;
         }
         let attn = Tensor::cat(&outputs, 0)?;
-        let x = (x + linear(&layer.wo, &attn)?)?;
-        let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-        let gate = candle_nn::ops::silu(&linear(&layer.w_gate, &h)?)?;
-        let up = linear(&layer.w_up, &h)?;
-        Ok((&x + linear(&layer.w_down, &(gate * up)?)?)?)
+        let x = (x + layer.wo.forward(&attn)?)?;
+        let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
+        let gate = layer.w_gate.forward(&h)?;
+        let up = layer.w_up.forward(&h)?;
+        Ok((&x + layer.w_down.forward(&swiglu(&gate, &up)?)?)?)
     }
+}
+
+/// `silu(gate) ⊙ up`, elementwise.
+fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    let g: Vec<f32> = gate.flatten_all()?.to_vec1()?;
+    let u: Vec<f32> = up.flatten_all()?.to_vec1()?;
+    let y: Vec<f32> = g
+        .iter()
+        .zip(&u)
+        .map(|(&g, &u)| ggml_math::silu(g) * u)
+        .collect();
+    Ok(Tensor::from_vec(y, gate.dims(), gate.device())?)
 }
 
 fn check_batch(

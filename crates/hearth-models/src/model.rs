@@ -117,6 +117,9 @@ impl Model {
         let logits = match &self.arch {
             Arch::Llama(m) => m.forward(chunks, caches)?,
         };
-        Ok(Logits::new(logits.flatten_all()?.to_vec1::<f32>()?, self.n_vocab()))
+        Ok(Logits::new(
+            logits.flatten_all()?.to_vec1::<f32>()?,
+            self.n_vocab(),
+        ))
     }
 }

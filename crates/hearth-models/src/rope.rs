@@ -18,8 +18,9 @@ pub enum RopeStyle {
 /// Cosine and sine tables, `(n_positions, rotary_dims / 2)`.
 #[derive(Debug, Clone)]
 pub struct Rope {
-    cos: Tensor,
-    sin: Tensor,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    half: usize,
     style: RopeStyle,
 }
 
@@ -46,27 +47,45 @@ impl Rope {
                 theta *= theta_scale;
             }
         }
+        let _ = device;
         Ok(Self {
-            cos: Tensor::from_vec(cos, (n_positions, half), device)?,
-            sin: Tensor::from_vec(sin, (n_positions, half), device)?,
+            cos,
+            sin,
+            half,
             style,
         })
     }
 
     pub fn n_positions(&self) -> usize {
-        self.cos.dims()[0]
+        self.cos.len() / self.half.max(1)
     }
 
     /// Rotates `x` of shape `(heads, n, head_dim)` for positions `start..start + n`.
+    ///
+    /// Each pair is rotated as `x0·cos − x1·sin`, `x0·sin + x1·cos` with the first
+    /// product fused into the addition, which is what llama.cpp's compiled rotation
+    /// does on x86 with FMA.
     pub fn apply(&self, x: &Tensor, start: usize) -> Result<Tensor> {
-        let n = x.dim(1)?;
-        let cos = self.cos.narrow(0, start, n)?;
-        let sin = self.sin.narrow(0, start, n)?;
-        let x = x.unsqueeze(0)?.contiguous()?;
-        let out = match self.style {
-            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(&x, &cos, &sin)?,
-            RopeStyle::Halves => candle_nn::rotary_emb::rope(&x, &cos, &sin)?,
-        };
-        Ok(out.squeeze(0)?)
+        let (heads, n, head_dim) = x.dims3()?;
+        let mut data: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let rot = 2 * self.half;
+        for h in 0..heads {
+            for i in 0..n {
+                let pos = start + i;
+                let cos = &self.cos[pos * self.half..(pos + 1) * self.half];
+                let sin = &self.sin[pos * self.half..(pos + 1) * self.half];
+                let row = &mut data[(h * n + i) * head_dim..(h * n + i + 1) * head_dim];
+                for p in 0..self.half {
+                    let (a, b) = match self.style {
+                        RopeStyle::Interleaved => (2 * p, 2 * p + 1),
+                        RopeStyle::Halves => (p, p + rot / 2),
+                    };
+                    let (x0, x1) = (row[a], row[b]);
+                    row[a] = x0.mul_add(cos[p], -(x1 * sin[p]));
+                    row[b] = x0.mul_add(sin[p], x1 * cos[p]);
+                }
+            }
+        }
+        Ok(Tensor::from_vec(data, (heads, n, head_dim), x.device())?)
     }
 }

@@ -94,23 +94,31 @@ mod tests {
     #[test]
     fn renders_chatml_with_generation_prompt() {
         let t = ChatTemplate::new(CHATML, "", "").unwrap();
-        let out = t
-            .render(&[ChatMessage::new("user", "Hi")], true)
-            .unwrap();
-        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        let out = t.render(&[ChatMessage::new("user", "Hi")], true).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]
     fn python_string_methods_work() {
         let t = ChatTemplate::new("{{ messages[0]['content'].strip().upper() }}", "", "").unwrap();
-        assert_eq!(t.render(&[ChatMessage::new("user", "  hi ")], false).unwrap(), "HI");
+        assert_eq!(
+            t.render(&[ChatMessage::new("user", "  hi ")], false)
+                .unwrap(),
+            "HI"
+        );
     }
 
     #[test]
     fn block_whitespace_is_trimmed_like_jinja2() {
         let source = "{% for m in messages %}\n  {{ m.content }}\n{% endfor %}";
         let t = ChatTemplate::new(source, "", "").unwrap();
-        assert_eq!(t.render(&[ChatMessage::new("user", "a")], false).unwrap(), "  a\n");
+        assert_eq!(
+            t.render(&[ChatMessage::new("user", "a")], false).unwrap(),
+            "  a\n"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use candle_core::{Device, Module, Tensor};
 use hearth_gguf::{GgmlType, GgufFile};
 
 use crate::error::{ModelError, Result};
+use crate::quant::QMatrix;
 
 /// Tensors of one GGUF file, by name, with shapes checked on the way out.
 pub(crate) struct Weights<'a> {
@@ -43,18 +44,29 @@ impl<'a> Weights<'a> {
                 found,
             });
         }
-        let dtype = candle_dtype(info.ggml_type).ok_or_else(|| ModelError::UnsupportedTensorType {
-            tensor: name.to_owned(),
-            ty: info.ggml_type.name().to_owned(),
-        })?;
+        let dtype =
+            candle_dtype(info.ggml_type).ok_or_else(|| ModelError::UnsupportedTensorType {
+                tensor: name.to_owned(),
+                ty: info.ggml_type.name().to_owned(),
+            })?;
         let data = self.file.tensor_data(info);
         let storage = QStorage::from_data(Cow::Borrowed(data), &self.device, dtype)?;
         Ok(Arc::new(QTensor::new(storage, shape)?))
     }
 
-    /// A quantized weight matrix of `rows × cols`, used as `x · Wᵀ`.
-    pub(crate) fn matmul(&self, name: &str, rows: usize, cols: usize) -> Result<QMatMul> {
-        Ok(QMatMul::from_arc(self.qtensor(name, &[rows, cols])?)?)
+    /// A weight matrix of `rows × cols`, used as `x · Wᵀ`: Hearth's own kernels where
+    /// it has them for the format, candle's otherwise.
+    pub(crate) fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear> {
+        let qtensor = self.qtensor(name, &[rows, cols])?;
+        let info = self
+            .file
+            .tensor(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_owned()))?;
+        let data = self.file.tensor_data(info);
+        Ok(match QMatrix::from_gguf(info.ggml_type, data, rows, cols) {
+            Some(own) => Linear::Own(own),
+            None => Linear::Candle(QMatMul::from_arc(qtensor)?),
+        })
     }
 
     /// A small tensor (norm weights, biases) dequantized to f32.
@@ -90,7 +102,49 @@ pub(crate) fn candle_dtype(ty: GgmlType) -> Option<GgmlDType> {
     })
 }
 
-/// `x · Wᵀ` for a quantized weight.
-pub(crate) fn linear(w: &QMatMul, x: &Tensor) -> Result<Tensor> {
-    Ok(w.forward(x)?)
+/// A weight matrix applied as `x · Wᵀ`.
+pub(crate) enum Linear {
+    Own(QMatrix),
+    Candle(QMatMul),
+}
+
+impl Linear {
+    /// Looks up rows `ids` (an embedding table), `(ids.len(), cols)`.
+    pub(crate) fn rows(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
+        match self {
+            Self::Candle(w) => {
+                let ids = Tensor::from_slice(ids, ids.len(), device)?;
+                Ok(w.embedding(&ids)?)
+            }
+            Self::Own(w) => {
+                let mut data = Vec::with_capacity(ids.len() * w.cols());
+                for &id in ids {
+                    let row = w.row(id as usize).ok_or_else(|| {
+                        ModelError::Batch(format!("token id {id} is outside the vocabulary"))
+                    })?;
+                    data.extend(row);
+                }
+                Ok(Tensor::from_vec(data, (ids.len(), w.cols()), device)?)
+            }
+        }
+    }
+
+    /// `x` is `(m, cols)`; returns `(m, rows)`.
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Candle(w) => Ok(w.forward(x)?),
+            Self::Own(w) => {
+                let (m, cols) = x.dims2()?;
+                if cols != w.cols() {
+                    return Err(ModelError::Batch(format!(
+                        "input has {cols} columns, the weight expects {}",
+                        w.cols()
+                    )));
+                }
+                let data: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let y = w.matmul(&data, m);
+                Ok(Tensor::from_vec(y, (m, w.rows()), x.device())?)
+            }
+        }
+    }
 }

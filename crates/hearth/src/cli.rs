@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "hearth", version, about = "Run large language models on your own machine.")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Run large language models on your own machine."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,7 +53,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEXT")]
     pub stop: Vec<String>,
     /// Context size in tokens (at most the model's own).
-    #[arg(short = 'c', long = "ctx-size", value_name = "N", default_value_t = 4096)]
+    #[arg(
+        short = 'c',
+        long = "ctx-size",
+        value_name = "N",
+        default_value_t = 4096
+    )]
     pub ctx_size: usize,
     /// Threads for the computation (default: all cores).
     #[arg(short, long, value_name = "N")]

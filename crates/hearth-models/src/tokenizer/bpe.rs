@@ -11,8 +11,7 @@ use tokenizers::{SplitDelimiterBehavior, Tokenizer};
 use super::vocab::Vocab;
 use crate::error::{ModelError, Result};
 
-const GPT2: &str =
-    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
+const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
 const QWEN2: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const LLAMA3: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -20,12 +19,7 @@ const LLAMA3: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])
 /// Each regex splits the pieces the previous one produced, keeping matches and gaps.
 fn pre_tokenizer_regexes(pre: &str) -> Option<&'static [&'static str]> {
     Some(match pre {
-        "default" => &[
-            r"[\p{P}\$\+<=>\^~\|]+",
-            GPT2,
-            r"\p{N}+",
-            r"[0-9][0-9][0-9]",
-        ],
+        "default" => &[r"[\p{P}\$\+<=>\^~\|]+", GPT2, r"\p{N}+", r"[0-9][0-9][0-9]"],
         "gpt2" | "mpt" | "olmo" | "jais" | "trillion" => &[GPT2],
         "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone" | "minerva-7b" => {
             &[r"\p{N}", GPT2]
@@ -46,7 +40,9 @@ impl Bpe {
     pub(crate) fn from_metadata(md: &Metadata, vocab: &Vocab) -> Result<Self> {
         let pre = md.opt_str("tokenizer.ggml.pre")?.unwrap_or("default");
         let regexes = pre_tokenizer_regexes(pre).ok_or_else(|| {
-            ModelError::Vocab(format!("unsupported pre-tokenizer `tokenizer.ggml.pre = {pre}`"))
+            ModelError::Vocab(format!(
+                "unsupported pre-tokenizer `tokenizer.ggml.pre = {pre}`"
+            ))
         })?;
         let merges = md
             .str_array("tokenizer.ggml.merges")?
@@ -55,7 +51,10 @@ impl Bpe {
             .collect::<Result<Vec<_>>>()?;
         let model = BPE::builder()
             .vocab_and_merges(
-                vocab.ids_by_text().into_iter().collect::<tokenizers::models::bpe::Vocab>(),
+                vocab
+                    .ids_by_text()
+                    .into_iter()
+                    .collect::<tokenizers::models::bpe::Vocab>(),
                 merges,
             )
             .build()

@@ -103,7 +103,9 @@ impl Vocab {
         let add_bos = md
             .opt_bool("tokenizer.ggml.add_bos_token")?
             .unwrap_or(default_add_bos);
-        let add_eos = md.opt_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false);
+        let add_eos = md
+            .opt_bool("tokenizer.ggml.add_eos_token")?
+            .unwrap_or(false);
 
         let mut end_of_generation: Vec<u32> = [eos, eot, eom].into_iter().flatten().collect();
         for (id, text) in texts.iter().enumerate() {

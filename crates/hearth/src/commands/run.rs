@@ -22,12 +22,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let model = model_ref::load(&args.model)?;
     let load_time = started.elapsed();
     if args.verbose {
-        stats(&format!("loaded in {:.0} ms", load_time.as_secs_f64() * 1e3));
+        stats(&format!(
+            "loaded in {:.0} ms",
+            load_time.as_secs_f64() * 1e3
+        ));
     }
     if !args.raw && model.chat_template_is_fallback() {
         tracing::warn!("the model carries no chat template; using ChatML (use --raw to avoid it)");
     }
-    let session = Session { model: &model, args: &args };
+    let session = Session {
+        model: &model,
+        args: &args,
+    };
     match prompt {
         Some(prompt) => session.one_shot(&prompt),
         None => session.chat(),
@@ -99,9 +105,14 @@ impl Session<'_> {
             stop: self.args.stop.clone(),
         };
         let params = sampling_params(&self.args.sampling);
-        Ok(generate(self.model, ids, &params, &stop, self.args.ctx_size, |text| {
-            out.write(text)
-        })?)
+        Ok(generate(
+            self.model,
+            ids,
+            &params,
+            &stop,
+            self.args.ctx_size,
+            |text| out.write(text),
+        )?)
     }
 
     fn report(&self, outcome: &Outcome) {
@@ -177,7 +188,11 @@ impl Output {
             return;
         }
         let mut lock = self.stdout.lock();
-        if lock.write_all(piece.as_bytes()).and_then(|()| lock.flush()).is_err() {
+        if lock
+            .write_all(piece.as_bytes())
+            .and_then(|()| lock.flush())
+            .is_err()
+        {
             self.closed = true;
         }
     }

@@ -1,0 +1,83 @@
+//! Token-exact agreement with llama.cpp (fixtures/parity/*.json).
+
+use hearth_test_support::{RealModel, parity};
+
+use crate::support::{agreement, greedy, model, user_turn};
+
+const RAW_TOKENS: usize = 32;
+const CHAT_TOKENS: usize = 48;
+const REQUIRED_AGREEMENT: f64 = 0.9;
+
+fn tokenizer_matches(which: RealModel, fixture: &str) {
+    let Some(model) = model(which) else { return };
+    let fixture = parity::load(fixture);
+    assert!(fixture.tokenize.len() >= 40);
+    for case in &fixture.tokenize {
+        let ids = model.tokenizer().encode(&case.text, false, false).unwrap();
+        assert_eq!(ids, case.ids, "tokenizing {:?}", case.text);
+    }
+}
+
+fn raw_greedy_matches(which: RealModel, fixture: &str) {
+    let Some(model) = model(which) else { return };
+    let fixture = parity::load(fixture);
+    assert!(fixture.raw.len() >= 30);
+    let pairs: Vec<_> = fixture
+        .raw
+        .iter()
+        .map(|case| {
+            let ids = model.tokenizer().encode(&case.prompt, true, false).unwrap();
+            assert_eq!(ids, case.prompt_ids, "prompt {:?}", case.prompt);
+            (
+                case.prompt.clone(),
+                greedy(&model, &ids, RAW_TOKENS),
+                case.ids.clone(),
+            )
+        })
+        .collect();
+    assert!(agreement("raw", &pairs) >= REQUIRED_AGREEMENT);
+}
+
+fn chat_greedy_matches(which: RealModel, fixture: &str) {
+    let Some(model) = model(which) else { return };
+    let fixture = parity::load(fixture);
+    assert!(fixture.chat.len() >= 20);
+    let pairs: Vec<_> = fixture
+        .chat
+        .iter()
+        .map(|case| {
+            let text = model
+                .chat_template()
+                .render(&user_turn(&case.question), true)
+                .unwrap();
+            assert_eq!(text, case.prompt, "rendering {:?}", case.question);
+            let ids = model.tokenizer().encode(&text, true, true).unwrap();
+            assert_eq!(
+                ids, case.prompt_ids,
+                "tokenizing the chat prompt of {:?}",
+                case.question
+            );
+            (
+                case.question.clone(),
+                greedy(&model, &ids, CHAT_TOKENS),
+                case.ids.clone(),
+            )
+        })
+        .collect();
+    assert!(agreement("chat", &pairs) >= REQUIRED_AGREEMENT);
+}
+
+#[test]
+fn smollm2_tokenizer_matches_llama_cpp() {
+    tokenizer_matches(RealModel::SmolLm2, "smollm2");
+}
+
+#[test]
+fn smollm2_raw_greedy_matches_llama_cpp() {
+    raw_greedy_matches(RealModel::SmolLm2, "smollm2");
+}
+
+#[test]
+fn smollm2_chat_greedy_matches_llama_cpp() {
+    chat_greedy_matches(RealModel::SmolLm2, "smollm2");
+}

@@ -1,0 +1,25 @@
+//! RMS normalisation as llama.cpp computes it.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+
+/// `x / rms(x) · weight` over the last dimension of `x` (`(rows, n)`).
+///
+/// The sum of squares is accumulated in f64 and the row multiplied by
+/// `1 / sqrt(mean + eps)`, as ggml does; dividing by the root instead rounds
+/// differently and nudges greedy outputs away from llama.cpp's.
+pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+    let (rows, n) = x.dims2()?;
+    let w: Vec<f32> = weight.to_vec1()?;
+    let mut data: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    for row in data.chunks_exact_mut(n) {
+        let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
+        let mean = (sum / n as f64) as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for (v, w) in row.iter_mut().zip(&w) {
+            *v = (*v * scale) * w;
+        }
+    }
+    Ok(Tensor::from_vec(data, (rows, n), x.device())?)
+}

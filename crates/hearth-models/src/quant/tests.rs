@@ -1,0 +1,109 @@
+use hearth_gguf::{GgmlType, quant};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Plain f32 reference: dequantize the weights with hearth-gguf's reference code and
+/// multiply in f64.
+fn reference(ty: GgmlType, data: &[u8], rows: usize, cols: usize, x: &[f32], m: usize) -> Vec<f32> {
+    let mut w = vec![0f32; rows * cols];
+    quant::dequantize(ty, data, &mut w).unwrap();
+    let mut y = vec![0f32; m * rows];
+    for i in 0..m {
+        for r in 0..rows {
+            let dot: f64 = (0..cols)
+                .map(|c| w[r * cols + c] as f64 * x[i * cols + c] as f64)
+                .sum();
+            y[i * rows + r] = dot as f32;
+        }
+    }
+    y
+}
+
+fn check_against_reference(ty: GgmlType) {
+    let (rows, cols, m) = (70, 96, 3);
+    let mut data = Vec::new();
+    quant::quantize(ty, &random(rows * cols, 1), &mut data).unwrap();
+    let x = random(m * cols, 2);
+    let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
+    let got = w.matmul(&x, m);
+    let want = reference(ty, &data, rows, cols, &x, m);
+    for (g, r) in got.iter().zip(&want) {
+        // Only the 8-bit activation rounding separates the two: ~0.4% of each term.
+        assert!((g - r).abs() < 0.05 + r.abs() * 0.01, "{g} vs {r}");
+    }
+}
+
+#[test]
+fn q4_1_matmul_matches_f32_reference() {
+    check_against_reference(GgmlType::Q4_1);
+}
+
+#[test]
+fn q8_0_matmul_matches_f32_reference() {
+    check_against_reference(GgmlType::Q8_0);
+}
+
+#[test]
+fn portable_and_detected_kernels_agree_bit_for_bit() {
+    for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+        let (rows, cols, m) = (40, 64, 2);
+        let mut data = Vec::new();
+        quant::quantize(ty, &random(rows * cols, 3), &mut data).unwrap();
+        let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
+        let x = random(m * cols, 4);
+        let k = cols / BLOCK;
+        let mut acts = vec![ActBlock::default(); m * k];
+        for (row, out) in x.chunks_exact(cols).zip(acts.chunks_exact_mut(k)) {
+            quantize_row(row, out);
+        }
+        let mut portable = vec![0f32; rows * m];
+        rows_portable(&w, &acts, k, 0, &mut portable, m);
+        let mut chosen = vec![0f32; rows * m];
+        kernels().run(&w, &acts, k, 0, &mut chosen, m);
+        assert_eq!(portable, chosen);
+    }
+}
+
+#[test]
+fn single_row_and_batched_rows_give_the_same_values() {
+    let ty = GgmlType::Q4_1;
+    let (rows, cols) = (33, 64);
+    let mut data = Vec::new();
+    quant::quantize(ty, &random(rows * cols, 5), &mut data).unwrap();
+    let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
+    let x = random(4 * cols, 6);
+    let batched = w.matmul(&x, 4);
+    for i in 0..4 {
+        let alone = w.matmul(&x[i * cols..(i + 1) * cols], 1);
+        assert_eq!(alone, &batched[i * rows..(i + 1) * rows]);
+    }
+}
+
+#[test]
+fn unsupported_format_or_wrong_size_is_refused() {
+    assert!(QMatrix::from_gguf(GgmlType::Q4K, &[0; 144], 1, 256).is_none());
+    assert!(QMatrix::from_gguf(GgmlType::Q8_0, &[0; 33], 1, 32).is_none());
+}
+
+#[test]
+fn row_dequantizes_like_the_reference() {
+    for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+        let (rows, cols) = (5, 64);
+        let mut data = Vec::new();
+        quant::quantize(ty, &random(rows * cols, 9), &mut data).unwrap();
+        let mut want = vec![0f32; rows * cols];
+        quant::dequantize(ty, &data, &mut want).unwrap();
+        let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
+        for r in 0..rows {
+            assert_eq!(w.row(r).unwrap(), &want[r * cols..(r + 1) * cols]);
+        }
+        assert!(w.row(rows).is_none());
+    }
+}

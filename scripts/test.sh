@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test suite (the CI tier): formatting, lints, unit tests and the real-model
+# tests on SmolLM2. Fetches the test models it needs into the cache first.
+#
+# usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> test models"
+scripts/fetch-test-models.sh smollm2 >/dev/null
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+HEARTH_REQUIRE_TEST_MODELS=1 cargo test --workspace --locked
