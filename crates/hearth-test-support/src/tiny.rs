@@ -22,6 +22,10 @@ pub struct TinyLlama {
     pub embedding_type: GgmlType,
     pub chat_template: Option<String>,
     pub seed: u64,
+    /// `general.architecture`; other values test the refusal of unknown architectures.
+    pub architecture: String,
+    /// Layers the metadata claims, when it should disagree with the tensors written.
+    pub claimed_layers: Option<usize>,
 }
 
 /// The default tiny model: 2 layers, 64-wide, Q4_1 layers and Q8_0 embeddings like SmolLM2.
@@ -37,6 +41,8 @@ pub fn tiny_llama() -> TinyLlama {
         embedding_type: GgmlType::Q8_0,
         chat_template: None,
         seed: 7,
+        architecture: "llama".to_owned(),
+        claimed_layers: None,
     }
 }
 
@@ -69,25 +75,25 @@ impl TinyLlama {
         let n_vocab = tokens.len();
         let eos = (n_vocab - 1) as u32; // <|im_end|>
         let mut w = GgufWriter::new();
-        w.metadata("general.architecture", Value::from("llama"))
+        let arch = self.architecture.as_str();
+        let key = |k: &str| format!("{arch}.{k}");
+        let layers = self.claimed_layers.unwrap_or(self.n_layers) as u32;
+        w.metadata("general.architecture", Value::from(arch))
             .metadata("general.name", Value::from("tiny-llama"))
             .metadata(
-                "llama.context_length",
+                key("context_length"),
                 Value::U32(self.context_length as u32),
             )
-            .metadata("llama.embedding_length", Value::U32(self.n_embd as u32))
-            .metadata("llama.block_count", Value::U32(self.n_layers as u32))
-            .metadata("llama.feed_forward_length", Value::U32(self.n_ff as u32))
+            .metadata(key("embedding_length"), Value::U32(self.n_embd as u32))
+            .metadata(key("block_count"), Value::U32(layers))
+            .metadata(key("feed_forward_length"), Value::U32(self.n_ff as u32))
+            .metadata(key("attention.head_count"), Value::U32(self.n_heads as u32))
             .metadata(
-                "llama.attention.head_count",
-                Value::U32(self.n_heads as u32),
-            )
-            .metadata(
-                "llama.attention.head_count_kv",
+                key("attention.head_count_kv"),
                 Value::U32(self.n_kv_heads as u32),
             )
-            .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
-            .metadata("llama.rope.freq_base", Value::F32(10_000.0))
+            .metadata(key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5))
+            .metadata(key("rope.freq_base"), Value::F32(10_000.0))
             .metadata("tokenizer.ggml.model", Value::from("gpt2"))
             .metadata("tokenizer.ggml.pre", Value::from("smollm"))
             .metadata("tokenizer.ggml.tokens", Value::from(tokens))
