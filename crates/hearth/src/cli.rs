@@ -19,7 +19,7 @@ impl Cli {
     pub fn threads(&self) -> Option<usize> {
         match &self.command {
             Command::Run(args) => args.threads,
-            Command::Tokenize(_) => None,
+            Command::Tokenize(_) | Command::Check(_) => None,
         }
     }
 }
@@ -30,6 +30,24 @@ pub enum Command {
     Run(RunArgs),
     /// Print the token ids of a text as a JSON array.
     Tokenize(TokenizeArgs),
+    /// Judge how risky a shell command is, without running it.
+    ///
+    /// Exit status: 0 when the command is allowed (perhaps after confirmation),
+    /// 3 when the mode blocks it.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The command to judge, as one argument (quote it).
+    pub command: String,
+    /// How strict to be: `strict` blocks high and critical risks, `moderate` blocks
+    /// critical ones, `permissive` blocks nothing.
+    #[arg(long, value_name = "MODE", default_value = "moderate")]
+    pub mode: hearth_shell::Mode,
+    /// Print the verdict as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

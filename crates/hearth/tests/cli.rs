@@ -176,3 +176,38 @@ fn prompt_longer_than_the_context_is_a_clear_error() {
     let err = text(&out.stderr);
     assert!(err.contains("the context holds 16"), "{err}");
 }
+
+#[test]
+fn check_blocks_dangerous_commands_with_exit_3() {
+    let out = hearth(&["check", "--json", "sudo sh -c 'rm -rf /'"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["risk"], "critical");
+    assert_eq!(report["blocked"], true);
+    assert!(
+        report["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "rm-recursive-root")
+    );
+}
+
+#[test]
+fn check_allows_everyday_commands() {
+    let out = hearth(&["check", "rm -rf ./node_modules"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("risk:    safe (allowed in moderate mode)"));
+}
+
+#[test]
+fn check_mode_changes_the_decision() {
+    let force_push = "git push --force origin main";
+    assert_eq!(hearth(&["check", force_push]).status.code(), Some(0));
+    assert_eq!(
+        hearth(&["check", "--mode", "strict", force_push])
+            .status
+            .code(),
+        Some(3)
+    );
+}
