@@ -3,7 +3,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::Result;
-use crate::ggml_math;
+use crate::{cpu, ggml_math};
 
 /// llama.cpp pads its cache view to this many cells; the weights of the padding are
 /// zero, but the padding decides how the weighted sum of values is grouped.
@@ -28,11 +28,48 @@ pub(crate) fn causal_attention(
 ) -> Result<Tensor> {
     let (n_heads, n, head_dim) = q.dims3()?;
     let (n_kv_heads, total, _) = k.dims3()?;
-    let group = n_heads / n_kv_heads;
+    let shape = Shape {
+        n_heads,
+        n_kv_heads,
+        n,
+        total,
+        head_dim,
+        start,
+    };
     let q = round_f16(q.flatten_all()?.to_vec1()?);
     let k: Vec<f32> = k.flatten_all()?.to_vec1()?;
     let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
-    let scale = scale as f32;
+    let out = attend(&shape, &q, &k, &v, scale as f32);
+    Ok(Tensor::from_vec(
+        out,
+        (n, n_heads * head_dim),
+        &Device::Cpu,
+    )?)
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    n_heads: usize,
+    n_kv_heads: usize,
+    n: usize,
+    total: usize,
+    head_dim: usize,
+    start: usize,
+}
+
+cpu::fma_dispatch!(fn attend(shape: &Shape, q: &[f32], k: &[f32], v: &[f32], scale: f32) -> Vec<f32> = attend_generic);
+
+#[inline(always)]
+fn attend_generic(shape: &Shape, q: &[f32], k: &[f32], v: &[f32], scale: f32) -> Vec<f32> {
+    let Shape {
+        n_heads,
+        n_kv_heads,
+        n,
+        total,
+        head_dim,
+        start,
+    } = *shape;
+    let group = n_heads / n_kv_heads;
     // Keys' positions padded to lanes of 16, as llama.cpp's cache view is.
     let padded = total.div_ceil(KV_PAD) * KV_PAD;
     let mut out = vec![0f32; n * n_heads * head_dim];
@@ -73,11 +110,7 @@ pub(crate) fn causal_attention(
             }
         }
     }
-    Ok(Tensor::from_vec(
-        out,
-        (n, n_heads * head_dim),
-        &Device::Cpu,
-    )?)
+    out
 }
 
 fn round_f16(mut x: Vec<f32>) -> Vec<f32> {

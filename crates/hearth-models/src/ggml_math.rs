@@ -7,6 +7,7 @@
 //! llama.cpp's arithmetic here is what makes greedy outputs token-exact.
 
 /// `eˣ` by ggml's polynomial (max error about 1.5 ulp), with its rounding.
+#[inline(always)]
 pub(crate) fn expf(x: f32) -> f32 {
     let r = f32::from_bits(0x4B40_0000); // 0x1.8p23
     let z = x.mul_add(f32::from_bits(0x3FB8_AA3B), r); // x · log2(e) + r
@@ -27,6 +28,7 @@ pub(crate) fn expf(x: f32) -> f32 {
 }
 
 /// `j · 2ⁿ` with one rounding, like `_mm512_scalef_ps` for integral `n`.
+#[inline(always)]
 fn scalef(j: f32, n: i32) -> f32 {
     if (-126..=127).contains(&n) {
         j * f32::from_bits(((n + 127) as u32) << 23)
@@ -38,6 +40,7 @@ fn scalef(j: f32, n: i32) -> f32 {
 }
 
 /// `x / (1 + e⁻ˣ)`, as `ggml_v_silu`.
+#[inline(always)]
 pub(crate) fn silu(x: f32) -> f32 {
     x / (1.0 + expf(0.0 - x))
 }
@@ -49,6 +52,7 @@ pub(crate) fn silu(x: f32) -> f32 {
 /// llama.cpp's rows span its whole padded cache view, a multiple of 16 cells whose
 /// tail is masked to zero; so every value here goes through the vector `expf`, and a
 /// short last group is summed as if padded with zeros.
+#[inline(always)]
 pub(crate) fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
@@ -65,6 +69,7 @@ pub(crate) fn softmax(row: &mut [f32]) {
 }
 
 /// The addition tree of `_mm512_reduce_add_ps`.
+#[inline(always)]
 pub(crate) fn reduce_16(v: &[f32; 16]) -> f32 {
     let t3: [f32; 8] = std::array::from_fn(|i| v[i + 8] + v[i]);
     let t6: [f32; 4] = std::array::from_fn(|i| t3[i + 4] + t3[i]);

@@ -7,6 +7,7 @@
 
 mod attention;
 mod batch;
+mod cpu;
 mod error;
 mod ggml_math;
 mod kv_cache;

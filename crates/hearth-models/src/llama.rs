@@ -13,11 +13,11 @@ use hearth_gguf::Metadata;
 use crate::attention::causal_attention;
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
-use crate::ggml_math;
 use crate::kv_cache::{CacheShape, KvCache};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
+use crate::{cpu, ggml_math};
 
 /// Hyper-parameters read from `{arch}.*` metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -272,12 +272,21 @@ impl Llama {
 fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     let g: Vec<f32> = gate.flatten_all()?.to_vec1()?;
     let u: Vec<f32> = up.flatten_all()?.to_vec1()?;
-    let y: Vec<f32> = g
-        .iter()
-        .zip(&u)
+    Ok(Tensor::from_vec(
+        silu_mul(&g, &u),
+        gate.dims(),
+        gate.device(),
+    )?)
+}
+
+cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32]) -> Vec<f32> = silu_mul_generic);
+
+#[inline(always)]
+fn silu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
+    g.iter()
+        .zip(u)
         .map(|(&g, &u)| ggml_math::silu(g) * u)
-        .collect();
-    Ok(Tensor::from_vec(y, gate.dims(), gate.device())?)
+        .collect()
 }
 
 fn check_batch(

@@ -2,6 +2,7 @@
 
 use candle_core::{Device, Tensor};
 
+use crate::cpu;
 use crate::error::Result;
 
 /// Which dimensions rotate together.
@@ -68,24 +69,50 @@ impl Rope {
     pub fn apply(&self, x: &Tensor, start: usize) -> Result<Tensor> {
         let (heads, n, head_dim) = x.dims3()?;
         let mut data: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let rot = 2 * self.half;
-        for h in 0..heads {
-            for i in 0..n {
-                let pos = start + i;
-                let cos = &self.cos[pos * self.half..(pos + 1) * self.half];
-                let sin = &self.sin[pos * self.half..(pos + 1) * self.half];
-                let row = &mut data[(h * n + i) * head_dim..(h * n + i + 1) * head_dim];
-                for p in 0..self.half {
-                    let (a, b) = match self.style {
-                        RopeStyle::Interleaved => (2 * p, 2 * p + 1),
-                        RopeStyle::Halves => (p, p + rot / 2),
-                    };
-                    let (x0, x1) = (row[a], row[b]);
-                    row[a] = x0.mul_add(cos[p], -(x1 * sin[p]));
-                    row[b] = x0.mul_add(sin[p], x1 * cos[p]);
-                }
+        let table = Table {
+            cos: &self.cos,
+            sin: &self.sin,
+            half: self.half,
+            style: self.style,
+        };
+        rotate(&table, &mut data, heads, n, head_dim, start);
+        Ok(Tensor::from_vec(data, (heads, n, head_dim), x.device())?)
+    }
+}
+
+struct Table<'a> {
+    cos: &'a [f32],
+    sin: &'a [f32],
+    half: usize,
+    style: RopeStyle,
+}
+
+cpu::fma_dispatch!(fn rotate(t: &Table, data: &mut [f32], heads: usize, n: usize, head_dim: usize, start: usize) -> () = rotate_generic);
+
+#[inline(always)]
+fn rotate_generic(
+    t: &Table,
+    data: &mut [f32],
+    heads: usize,
+    n: usize,
+    head_dim: usize,
+    start: usize,
+) {
+    for h in 0..heads {
+        for i in 0..n {
+            let pos = start + i;
+            let cos = &t.cos[pos * t.half..(pos + 1) * t.half];
+            let sin = &t.sin[pos * t.half..(pos + 1) * t.half];
+            let row = &mut data[(h * n + i) * head_dim..(h * n + i + 1) * head_dim];
+            for p in 0..t.half {
+                let (a, b) = match t.style {
+                    RopeStyle::Interleaved => (2 * p, 2 * p + 1),
+                    RopeStyle::Halves => (p, p + t.half),
+                };
+                let (x0, x1) = (row[a], row[b]);
+                row[a] = x0.mul_add(cos[p], -(x1 * sin[p]));
+                row[b] = x0.mul_add(sin[p], x1 * cos[p]);
             }
         }
-        Ok(Tensor::from_vec(data, (heads, n, head_dim), x.device())?)
     }
 }

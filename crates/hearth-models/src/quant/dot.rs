@@ -75,3 +75,65 @@ pub(crate) fn q8_0(w: &[Q8_0Block], a: &[ActBlock]) -> f32 {
     }
     reduce(&acc)
 }
+
+/// The same two dot products with AVX2 intrinsics: one `maddubs` + `madd` gives exactly
+/// the eight lane sums of [`lane_sums`] (no saturation is possible with these ranges),
+/// so results are bit-identical to the portable code.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{ActBlock, Q4_1Block, Q8_0Block};
+
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum8(acc: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn q4_1(w: &[Q4_1Block], a: &[ActBlock]) -> f32 {
+        let low = _mm256_set1_epi8(0x0F);
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_ps();
+        let mut summs = 0f32;
+        for (wb, ab) in w.iter().zip(a) {
+            summs = wb.m.mul_add(ab.s, summs);
+            // SAFETY: `qs` holds 16 bytes and `ab.qs` 32; unaligned loads.
+            let (raw, qy) = unsafe {
+                (
+                    _mm_loadu_si128(wb.qs.as_ptr().cast()),
+                    _mm256_loadu_si256(ab.qs.as_ptr().cast()),
+                )
+            };
+            let qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low);
+            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(wb.d * ab.d), _mm256_cvtepi32_ps(sums), acc);
+        }
+        hsum8(acc) + summs
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn q8_0(w: &[Q8_0Block], a: &[ActBlock]) -> f32 {
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_ps();
+        for (wb, ab) in w.iter().zip(a) {
+            // SAFETY: both hold 32 bytes; unaligned loads.
+            let (qx, qy) = unsafe {
+                (
+                    _mm256_loadu_si256(wb.qs.as_ptr().cast()),
+                    _mm256_loadu_si256(ab.qs.as_ptr().cast()),
+                )
+            };
+            let prod = _mm256_maddubs_epi16(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
+            let sums = _mm256_madd_epi16(prod, ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(wb.d * ab.d), _mm256_cvtepi32_ps(sums), acc);
+        }
+        hsum8(acc)
+    }
+}

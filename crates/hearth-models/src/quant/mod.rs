@@ -189,19 +189,19 @@ fn rows_portable(
 
 #[cfg(target_arch = "x86_64")]
 fn rows_avx2(w: &QMatrix, acts: &[ActBlock], k: usize, first: usize, out: &mut [f32], m: usize) {
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn inner(
-        w: &QMatrix,
-        acts: &[ActBlock],
-        k: usize,
-        first: usize,
-        out: &mut [f32],
-        m: usize,
-    ) {
-        rows_generic(w, acts, k, first, out, m)
+    for (j, col) in out.chunks_exact_mut(m).enumerate() {
+        let r = first + j;
+        for (i, y) in col.iter_mut().enumerate() {
+            let a = &acts[i * k..(i + 1) * k];
+            // SAFETY: only chosen by `kernels()` after detecting AVX2 and FMA.
+            *y = unsafe {
+                match &w.blocks {
+                    Blocks::Q4_1(b) => dot::avx2::q4_1(&b[r * k..(r + 1) * k], a),
+                    Blocks::Q8_0(b) => dot::avx2::q8_0(&b[r * k..(r + 1) * k], a),
+                }
+            };
+        }
     }
-    // SAFETY: only chosen by `kernels()` after detecting AVX2 and FMA on this CPU.
-    unsafe { inner(w, acts, k, first, out, m) }
 }
 
 #[cfg(test)]
