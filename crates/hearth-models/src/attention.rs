@@ -122,6 +122,7 @@ fn round_f16(mut x: Vec<f32>) -> Vec<f32> {
 /// `Σ aᵢ·bᵢ` accumulated in 16 lanes with fused multiply-adds (lane `l` takes
 /// elements `l, l + 16, …`), then reduced as `_mm512_reduce_add_ps` does; a length
 /// that is not a multiple of 16 is padded with zeros.
+#[inline(always)]
 fn dot16(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
     for (ca, cb) in a.chunks(16).zip(b.chunks(16)) {
@@ -135,6 +136,7 @@ fn dot16(a: &[f32], b: &[f32]) -> f32 {
 /// `Σ aᵢ·bᵢ` as `ggml_vec_dot_f16` computes it with AVX-512: four accumulators of 16
 /// fused lanes over steps of 64, summed pairwise, reduced, then the remainder added
 /// in f64.
+#[inline(always)]
 fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let np = n & !63;
