@@ -81,3 +81,21 @@ fn smollm2_raw_greedy_matches_llama_cpp() {
 fn smollm2_chat_greedy_matches_llama_cpp() {
     chat_greedy_matches(RealModel::SmolLm2, "smollm2");
 }
+
+#[test]
+#[ignore = "full tier: scripts/test-full.sh"]
+fn qwen2_tokenizer_matches_llama_cpp() {
+    tokenizer_matches(RealModel::Qwen2, "qwen2");
+}
+
+#[test]
+#[ignore = "full tier: scripts/test-full.sh"]
+fn qwen2_raw_greedy_matches_llama_cpp() {
+    raw_greedy_matches(RealModel::Qwen2, "qwen2");
+}
+
+#[test]
+#[ignore = "full tier: scripts/test-full.sh"]
+fn qwen2_chat_greedy_matches_llama_cpp() {
+    chat_greedy_matches(RealModel::Qwen2, "qwen2");
+}

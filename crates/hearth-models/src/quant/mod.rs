@@ -1,5 +1,5 @@
 //! Hearth's own quantized matrix multiplication for the block formats it has kernels
-//! for (Q4_1, Q8_0), arithmetically identical to llama.cpp's.
+//! for (Q4_1, Q5_0, Q8_0), arithmetically identical to llama.cpp's.
 //!
 //! Weights are repacked at load time into blocks with f32 scales (no f16 conversion
 //! in the inner loop); activations are quantized once per matmul. Kernels are compiled
@@ -14,11 +14,12 @@ use hearth_gguf::GgmlType;
 use rayon::prelude::*;
 
 use act::{ActBlock, BLOCK, quantize_row};
-use dot::{Q4_1Block, Q8_0Block};
+use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 
 #[derive(Debug, Clone)]
 enum Blocks {
     Q4_1(Vec<Q4_1Block>),
+    Q5_0(Vec<Q5_0Block>),
     Q8_0(Vec<Q8_0Block>),
 }
 
@@ -48,6 +49,14 @@ impl QMatrix {
                     d: f16_at(b, 0),
                     m: f16_at(b, 2),
                     qs: std::array::from_fn(|i| b[4 + i]),
+                })
+                .collect(),
+            ),
+            GgmlType::Q5_0 => Blocks::Q5_0(
+                raw.map(|b| Q5_0Block {
+                    d: f16_at(b, 0),
+                    qh: u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
+                    qs: std::array::from_fn(|i| b[6 + i]),
                 })
                 .collect(),
             ),
@@ -85,6 +94,19 @@ impl QMatrix {
                     let hi = blk.qs.iter().map(|&q| blk.d * (q >> 4) as f32 + blk.m);
                     out.extend(lo.collect::<Vec<_>>());
                     out.extend(hi.collect::<Vec<_>>());
+                }
+            }
+            Blocks::Q5_0(b) => {
+                for blk in &b[r * k..(r + 1) * k] {
+                    out.extend((0..32).map(|j| {
+                        let nibble = if j < 16 {
+                            blk.qs[j] & 0x0F
+                        } else {
+                            blk.qs[j - 16] >> 4
+                        };
+                        let q = (nibble as u32 | ((blk.qh >> j) & 1) << 4) as i32 - 16;
+                        blk.d * q as f32
+                    }));
                 }
             }
             Blocks::Q8_0(b) => {
@@ -170,6 +192,7 @@ fn rows_generic(w: &QMatrix, acts: &[ActBlock], k: usize, first: usize, out: &mu
             let a = &acts[i * k..(i + 1) * k];
             *y = match &w.blocks {
                 Blocks::Q4_1(b) => dot::q4_1(&b[r * k..(r + 1) * k], a),
+                Blocks::Q5_0(b) => dot::q5_0(&b[r * k..(r + 1) * k], a),
                 Blocks::Q8_0(b) => dot::q8_0(&b[r * k..(r + 1) * k], a),
             };
         }
@@ -197,6 +220,7 @@ fn rows_avx2(w: &QMatrix, acts: &[ActBlock], k: usize, first: usize, out: &mut [
             *y = unsafe {
                 match &w.blocks {
                     Blocks::Q4_1(b) => dot::avx2::q4_1(&b[r * k..(r + 1) * k], a),
+                    Blocks::Q5_0(b) => dot::avx2::q5_0(&b[r * k..(r + 1) * k], a),
                     Blocks::Q8_0(b) => dot::avx2::q8_0(&b[r * k..(r + 1) * k], a),
                 }
             };

@@ -46,13 +46,18 @@ fn q4_1_matmul_matches_f32_reference() {
 }
 
 #[test]
+fn q5_0_matmul_matches_f32_reference() {
+    check_against_reference(GgmlType::Q5_0);
+}
+
+#[test]
 fn q8_0_matmul_matches_f32_reference() {
     check_against_reference(GgmlType::Q8_0);
 }
 
 #[test]
 fn portable_and_detected_kernels_agree_bit_for_bit() {
-    for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
         let (rows, cols, m) = (40, 64, 2);
         let mut data = Vec::new();
         quant::quantize(ty, &random(rows * cols, 3), &mut data).unwrap();
@@ -94,7 +99,7 @@ fn unsupported_format_or_wrong_size_is_refused() {
 
 #[test]
 fn row_dequantizes_like_the_reference() {
-    for ty in [GgmlType::Q4_1, GgmlType::Q8_0] {
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
         let (rows, cols) = (5, 64);
         let mut data = Vec::new();
         quant::quantize(ty, &random(rows * cols, 9), &mut data).unwrap();
