@@ -174,16 +174,7 @@ fn partition(inv: &Invocation, program: &str, out: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use crate::Risk;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn writing_to_disk_devices_is_critical() {

@@ -157,16 +157,7 @@ fn is_protected_branch(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::Risk;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn force_pushing_main_is_high() {

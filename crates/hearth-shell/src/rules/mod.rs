@@ -125,3 +125,13 @@ fn dynamic_program(inv: &Invocation, out: &mut Findings) {
         );
     }
 }
+
+/// The highest risk the rules find in `source` (tests of every rule family use it).
+#[cfg(test)]
+pub(crate) fn test_risk(source: &str) -> crate::Risk {
+    run(&crate::parse::analyze(source).invocations)
+        .into_iter()
+        .map(|f| f.risk)
+        .max()
+        .unwrap_or(crate::Risk::Safe)
+}

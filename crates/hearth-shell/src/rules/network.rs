@@ -416,16 +416,7 @@ fn is_decode_flag(program: &str, arg: &Word) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::Risk;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn downloads_run_as_code_are_high() {

@@ -147,16 +147,7 @@ pub(super) fn check(inv: &Invocation, out: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn recursive_permission_changes_on_system_paths_are_critical() {

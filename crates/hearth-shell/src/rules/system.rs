@@ -192,16 +192,7 @@ fn pkill(program: &str, texts: &[&str], out: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use crate::Risk;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn killing_every_process_is_critical() {

@@ -186,16 +186,7 @@ fn rsync_delete(dest: &Word, options: &[&Word], cwd: Option<&str>, out: &mut Fin
 #[cfg(test)]
 mod tests {
     use crate::Risk;
-    use crate::parse::analyze;
-    use crate::rules::run;
-
-    fn risk(source: &str) -> Risk {
-        run(&analyze(source).invocations)
-            .into_iter()
-            .map(|f| f.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    }
+    use crate::rules::test_risk as risk;
 
     #[test]
     fn overwriting_system_files_is_high_or_critical() {
