@@ -69,21 +69,17 @@ fn prompt_in_pieces_equals_prompt_at_once() {
     }
 }
 
+/// The error a single chunk gets from a fresh cache of `n_ctx` positions.
+fn forward_error(model: &Model, tokens: &[u32], start: usize, n_ctx: usize) -> ModelError {
+    let mut cache = model.new_cache(n_ctx).unwrap();
+    let chunk = SeqChunk { tokens, start };
+    model.forward(&[chunk], &mut [&mut cache]).err().unwrap()
+}
+
 #[test]
 fn writing_past_the_context_is_an_error() {
     let (_dir, model) = model();
-    let mut cache = model.new_cache(4).unwrap();
-    let tokens = [1u32; 5];
-    let err = model
-        .forward(
-            &[SeqChunk {
-                tokens: &tokens,
-                start: 0,
-            }],
-            &mut [&mut cache],
-        )
-        .err()
-        .unwrap();
+    let err = forward_error(&model, &[1; 5], 0, 4);
     assert!(
         matches!(
             err,
@@ -99,35 +95,13 @@ fn writing_past_the_context_is_an_error() {
 #[test]
 fn token_outside_the_vocabulary_is_an_error() {
     let (_dir, model) = model();
-    let mut cache = model.new_cache(8).unwrap();
-    let tokens = [model.n_vocab() as u32];
-    let err = model
-        .forward(
-            &[SeqChunk {
-                tokens: &tokens,
-                start: 0,
-            }],
-            &mut [&mut cache],
-        )
-        .err()
-        .unwrap();
+    let err = forward_error(&model, &[model.n_vocab() as u32], 0, 8);
     assert!(err.to_string().contains("outside the vocabulary"), "{err}");
 }
 
 #[test]
 fn chunk_that_skips_positions_is_an_error() {
     let (_dir, model) = model();
-    let mut cache = model.new_cache(8).unwrap();
-    let tokens = [1u32];
-    let err = model
-        .forward(
-            &[SeqChunk {
-                tokens: &tokens,
-                start: 3,
-            }],
-            &mut [&mut cache],
-        )
-        .err()
-        .unwrap();
+    let err = forward_error(&model, &[1], 3, 8);
     assert!(matches!(err, ModelError::Batch(_)), "{err}");
 }
