@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
-use hearth_gguf::{GgmlType, GgufFile};
+use hearth_gguf::{GgmlType, GgufFile, TensorInfo};
 
 use crate::error::{ModelError, Result};
 use crate::quant::QMatrix;
@@ -28,8 +28,8 @@ impl<'a> Weights<'a> {
         self.file.tensor(name).is_some()
     }
 
-    /// The tensor `name` in its stored type; `shape` is row-major (outermost first).
-    pub(crate) fn qtensor(&self, name: &str, shape: &[usize]) -> Result<Arc<QTensor>> {
+    /// The index entry of `name`, checked to have `shape` (row-major, outermost first).
+    fn info(&self, name: &str, shape: &[usize]) -> Result<&'a TensorInfo> {
         let info = self
             .file
             .tensor(name)
@@ -44,6 +44,12 @@ impl<'a> Weights<'a> {
                 found,
             });
         }
+        Ok(info)
+    }
+
+    /// The tensor `name` in its stored type, copied into candle.
+    pub(crate) fn qtensor(&self, name: &str, shape: &[usize]) -> Result<Arc<QTensor>> {
+        let info = self.info(name, shape)?;
         let dtype =
             candle_dtype(info.ggml_type).ok_or_else(|| ModelError::UnsupportedTensorType {
                 tensor: name.to_owned(),
@@ -57,15 +63,11 @@ impl<'a> Weights<'a> {
     /// A weight matrix of `rows × cols`, used as `x · Wᵀ`: Hearth's own kernels where
     /// it has them for the format, candle's otherwise.
     pub(crate) fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear> {
-        let qtensor = self.qtensor(name, &[rows, cols])?;
-        let info = self
-            .file
-            .tensor(name)
-            .ok_or_else(|| ModelError::MissingTensor(name.to_owned()))?;
+        let info = self.info(name, &[rows, cols])?;
         let data = self.file.tensor_data(info);
         Ok(match QMatrix::from_gguf(info.ggml_type, data, rows, cols) {
             Some(own) => Linear::Own(own),
-            None => Linear::Candle(QMatMul::from_arc(qtensor)?),
+            None => Linear::Candle(QMatMul::from_arc(self.qtensor(name, &[rows, cols])?)?),
         })
     }
 
