@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The test suite (the CI tier): formatting, lints, unit tests and the real-model
-# tests on SmolLM2. Fetches the test models it needs into the cache first.
+# tests on SmolLM2 and Gemma 3's tokenizer. Fetches the test models it needs into
+# the cache first.
 #
 # usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> test models"
-scripts/fetch-test-models.sh smollm2 >/dev/null
+scripts/fetch-test-models.sh smollm2 gemma3 >/dev/null
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check

@@ -6,6 +6,7 @@
 
 mod bpe;
 mod special;
+mod spm;
 mod vocab;
 
 use hearth_gguf::Metadata;
@@ -13,11 +14,13 @@ use hearth_gguf::Metadata;
 use crate::error::{ModelError, Result};
 use bpe::Bpe;
 use special::{Fragment, SpecialTokens};
+use spm::Spm;
 pub use vocab::{TokenKind, Vocab};
 
 #[derive(Debug, Clone)]
 enum Model {
-    Bpe(Bpe),
+    Bpe(Box<Bpe>),
+    Spm(Spm),
 }
 
 /// A model's tokenizer: text ↔ token ids.
@@ -37,8 +40,19 @@ impl Tokenizer {
         match kind {
             "gpt2" => {
                 let vocab = Vocab::from_metadata(md, false)?;
-                let model = Model::Bpe(Bpe::from_metadata(md, &vocab)?);
+                let model = Model::Bpe(Box::new(Bpe::from_metadata(md, &vocab)?));
                 let pieces = byte_level_pieces(&vocab);
+                Ok(Self {
+                    special: SpecialTokens::new(&vocab),
+                    vocab,
+                    model,
+                    pieces,
+                })
+            }
+            "llama" => {
+                let vocab = Vocab::from_metadata(md, true)?;
+                let model = Model::Spm(Spm::from_metadata(md, &vocab)?);
+                let pieces = sentencepiece_pieces(&vocab);
                 Ok(Self {
                     special: SpecialTokens::new(&vocab),
                     vocab,
@@ -64,12 +78,31 @@ impl Tokenizer {
         if add_special && self.vocab.add_bos {
             ids.extend(self.vocab.bos);
         }
+        // SentencePiece prefixes a space to text that starts the input or follows a
+        // special token, when the vocabulary asks for it.
+        let mut after_special = true;
         for fragment in self.special.partition(text, parse_special) {
             match fragment {
-                Fragment::Token(id) => ids.push(id),
-                Fragment::Text(t) => match &self.model {
-                    Model::Bpe(bpe) => bpe.encode(t, &mut ids)?,
-                },
+                Fragment::Token(id) => {
+                    ids.push(id);
+                    after_special = true;
+                }
+                Fragment::Text(t) => {
+                    match &self.model {
+                        Model::Bpe(bpe) => bpe.encode(t, &mut ids)?,
+                        Model::Spm(spm) => {
+                            let prefix = if spm.add_space_prefix && after_special {
+                                " "
+                            } else {
+                                ""
+                            };
+                            let escaped =
+                                format!("{prefix}{t}").replace(' ', &spm::SPACE.to_string());
+                            spm.encode(&escaped, &mut ids);
+                        }
+                    }
+                    after_special = false;
+                }
             }
         }
         if add_special && self.vocab.add_eos {
@@ -120,4 +153,24 @@ fn byte_level_pieces(vocab: &Vocab) -> Vec<Vec<u8>> {
             }
         })
         .collect()
+}
+
+fn sentencepiece_pieces(vocab: &Vocab) -> Vec<Vec<u8>> {
+    vocab
+        .texts
+        .iter()
+        .zip(&vocab.kinds)
+        .map(|(text, kind)| match kind {
+            TokenKind::Control | TokenKind::Unknown | TokenKind::Unused => Vec::new(),
+            TokenKind::UserDefined => text.as_bytes().to_vec(),
+            TokenKind::Byte => byte_token_value(text).map_or_else(Vec::new, |b| vec![b]),
+            TokenKind::Normal => text.replace(spm::SPACE, " ").into_bytes(),
+        })
+        .collect()
+}
+
+/// `<0x0A>` → `0x0A`.
+fn byte_token_value(text: &str) -> Option<u8> {
+    let hex = text.strip_prefix("<0x")?.strip_suffix('>')?;
+    u8::from_str_radix(hex, 16).ok()
 }
