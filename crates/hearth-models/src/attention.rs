@@ -26,6 +26,19 @@ pub(crate) fn causal_attention(
     start: usize,
     scale: f64,
 ) -> Result<Tensor> {
+    windowed_attention(q, k, v, start, scale, None)
+}
+
+/// [`causal_attention`] where a query at position `p` sees only keys at positions
+/// `p - window + 1 ..= p` when `window` is set (sliding-window layers).
+pub(crate) fn windowed_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    start: usize,
+    scale: f64,
+    window: Option<usize>,
+) -> Result<Tensor> {
     let (n_heads, n, head_dim) = q.dims3()?;
     let (n_kv_heads, total, _) = k.dims3()?;
     let shape = Shape {
@@ -35,6 +48,7 @@ pub(crate) fn causal_attention(
         total,
         head_dim,
         start,
+        window: window.unwrap_or(usize::MAX),
     };
     let q = round_f16(q.flatten_all()?.to_vec1()?);
     let k: Vec<f32> = k.flatten_all()?.to_vec1()?;
@@ -55,6 +69,7 @@ struct Shape {
     total: usize,
     head_dim: usize,
     start: usize,
+    window: usize,
 }
 
 cpu::fma_dispatch!(fn attend(shape: &Shape, q: &[f32], k: &[f32], v: &[f32], scale: f32) -> Vec<f32> = attend_generic);
@@ -68,6 +83,7 @@ fn attend_generic(shape: &Shape, q: &[f32], k: &[f32], v: &[f32], scale: f32) ->
         total,
         head_dim,
         start,
+        window,
     } = *shape;
     let group = n_heads / n_kv_heads;
     // Keys' positions padded to lanes of 16, as llama.cpp's cache view is.
@@ -98,6 +114,8 @@ fn attend_generic(shape: &Shape, q: &[f32], k: &[f32], v: &[f32], scale: f32) ->
                         dot16(kj, qi)
                     } * scale;
                 }
+                let first_visible = (visible - 1).saturating_sub(window - 1);
+                scores[..first_visible].fill(f32::NEG_INFINITY);
                 ggml_math::softmax(scores);
                 for p in scores.iter_mut() {
                     *p = half::f16::from_f32(*p).to_f32();

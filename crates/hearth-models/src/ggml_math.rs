@@ -45,6 +45,33 @@ pub(crate) fn silu(x: f32) -> f32 {
     x / (1.0 + expf(0.0 - x))
 }
 
+/// GELU (tanh form) as ggml computes it on the CPU: looked up in a table of every f16
+/// input, holding f16 results; inputs beyond ±10 are cut off.
+pub(crate) fn gelu(x: f32) -> f32 {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    if x <= -10.0 {
+        return 0.0;
+    }
+    if x >= 10.0 {
+        return x;
+    }
+    let table = TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|bits| {
+                let v = half::f16::from_bits(bits).to_f32();
+                half::f16::from_f32(gelu_exact(v)).to_f32()
+            })
+            .collect()
+    });
+    table[half::f16::from_f32(x).to_bits() as usize]
+}
+
+fn gelu_exact(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    const COEF_A: f32 = 0.044_715;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + COEF_A * x * x)).tanh())
+}
+
 /// In-place softmax of one attention row, as `ggml_compute_forward_soft_max_f32`
 /// computes it: exponentials in groups of 16 lanes, each group summed into an f64
 /// total, then every value scaled by the f32 reciprocal of the total.
@@ -97,6 +124,20 @@ mod tests {
         for x in [-20.0f32, -1.0, 0.0, 0.5, 3.0, 46.0] {
             let want = x / (1.0 + (-x).exp());
             assert!((silu(x) - want).abs() <= want.abs() * 1e-6 + 1e-12, "{x}");
+        }
+    }
+
+    #[test]
+    fn gelu_follows_its_tanh_form_to_f16_precision() {
+        for x in [-12.0f32, -3.0, -0.5, 0.0, 0.7, 2.0, 9.9, 11.0] {
+            let want = if x <= -10.0 {
+                0.0
+            } else if x >= 10.0 {
+                x
+            } else {
+                gelu_exact(x)
+            };
+            assert!((gelu(x) - want).abs() <= want.abs() * 2e-3 + 1e-3, "{x}");
         }
     }
 

@@ -215,15 +215,7 @@ impl Llama {
         for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
             cache.advance(chunk.tokens.len());
         }
-        let last_rows: Vec<u32> = chunks
-            .iter()
-            .scan(0u32, |end, c| {
-                *end += c.tokens.len() as u32;
-                Some(*end - 1)
-            })
-            .collect();
-        let n_last = last_rows.len();
-        let last = x.index_select(&Tensor::from_vec(last_rows, n_last, &self.device)?, 0)?;
+        let last = last_rows(&x, chunks, &self.device)?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
         self.output.forward(&last)
     }
@@ -268,6 +260,19 @@ impl Llama {
     }
 }
 
+/// The rows of `x` (one per token of the batch) that hold each chunk's last token.
+pub(crate) fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor> {
+    let rows: Vec<u32> = chunks
+        .iter()
+        .scan(0u32, |end, c| {
+            *end += c.tokens.len() as u32;
+            Some(*end - 1)
+        })
+        .collect();
+    let n = rows.len();
+    Ok(x.index_select(&Tensor::from_vec(rows, n, device)?, 0)?)
+}
+
 /// `silu(gate) ⊙ up`, elementwise.
 fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     let g: Vec<f32> = gate.flatten_all()?.to_vec1()?;
@@ -289,7 +294,7 @@ fn silu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-fn check_batch(
+pub(crate) fn check_batch(
     chunks: &[SeqChunk],
     caches: &[&mut KvCache],
     n_positions: usize,

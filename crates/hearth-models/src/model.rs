@@ -7,18 +7,20 @@ use hearth_gguf::GgufFile;
 
 use crate::batch::{Logits, SeqChunk};
 use crate::error::{ModelError, Result};
+use crate::gemma3::{Gemma3, Gemma3Config};
 use crate::kv_cache::KvCache;
 use crate::llama::{Llama, LlamaConfig};
-use crate::template::{CHATML_TEMPLATE, ChatTemplate};
+use crate::template::{CHATML_TEMPLATE, ChatTemplate, GEMMA_TEMPLATE};
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
 
 enum Arch {
     Llama(Llama),
+    Gemma3(Gemma3),
 }
 
 /// Architectures Hearth can run.
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma3"];
 
 /// A loaded model: call [`Model::forward`] with chunks of sequences and their caches.
 pub struct Model {
@@ -52,12 +54,18 @@ impl Model {
         }
         let tokenizer = Tokenizer::from_metadata(md)?;
         let weights = Weights::new(file, &device);
-        let cfg = LlamaConfig::from_metadata(md, &arch_name, tokenizer.vocab().len())?;
-        let arch = Arch::Llama(Llama::load(&weights, cfg, &device)?);
+        let n_vocab = tokenizer.vocab().len();
+        let arch = if arch_name == "gemma3" {
+            let cfg = Gemma3Config::from_metadata(md, n_vocab)?;
+            Arch::Gemma3(Gemma3::load(&weights, cfg, &device)?)
+        } else {
+            let cfg = LlamaConfig::from_metadata(md, &arch_name, n_vocab)?;
+            Arch::Llama(Llama::load(&weights, cfg, &device)?)
+        };
         let file_template = md.opt_str("tokenizer.chat_template")?;
         let text = |id: Option<u32>| id.and_then(|id| tokenizer.vocab().text(id)).unwrap_or("");
         let template = ChatTemplate::new(
-            file_template.unwrap_or(CHATML_TEMPLATE),
+            file_template.unwrap_or(fallback_template(&arch_name)),
             text(tokenizer.vocab().bos()),
             text(tokenizer.vocab().eos()),
         )?;
@@ -85,7 +93,8 @@ impl Model {
         &self.template
     }
 
-    /// Whether the file carries no chat template and ChatML stands in for it.
+    /// Whether the file carries no chat template and the architecture's turn format
+    /// (Gemma's) or ChatML stands in for it.
     pub fn chat_template_is_fallback(&self) -> bool {
         self.template_is_fallback
     }
@@ -94,12 +103,14 @@ impl Model {
     pub fn n_ctx_train(&self) -> usize {
         match &self.arch {
             Arch::Llama(m) => m.config().n_ctx_train,
+            Arch::Gemma3(m) => m.config().n_ctx_train,
         }
     }
 
     pub fn n_vocab(&self) -> usize {
         match &self.arch {
             Arch::Llama(m) => m.config().n_vocab,
+            Arch::Gemma3(m) => m.config().n_vocab,
         }
     }
 
@@ -108,6 +119,7 @@ impl Model {
         let n_ctx = n_ctx.min(self.n_ctx_train());
         match &self.arch {
             Arch::Llama(m) => KvCache::new(m.cache_shape(), n_ctx, &self.device),
+            Arch::Gemma3(m) => KvCache::new(m.cache_shape(), n_ctx, &self.device),
         }
     }
 
@@ -116,10 +128,21 @@ impl Model {
     pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Logits> {
         let logits = match &self.arch {
             Arch::Llama(m) => m.forward(chunks, caches)?,
+            Arch::Gemma3(m) => m.forward(chunks, caches)?,
         };
         Ok(Logits::new(
             logits.flatten_all()?.to_vec1::<f32>()?,
             self.n_vocab(),
         ))
+    }
+}
+
+/// The turn format to use when a file has no template: the architecture's own where
+/// one is well known, ChatML otherwise.
+fn fallback_template(arch: &str) -> &'static str {
+    if arch.starts_with("gemma") {
+        GEMMA_TEMPLATE
+    } else {
+        CHATML_TEMPLATE
     }
 }

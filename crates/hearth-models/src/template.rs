@@ -30,6 +30,11 @@ impl ChatMessage {
 
 const TEMPLATE_NAME: &str = "chat";
 
+/// Gemma's turn format (`<start_of_turn>user … <end_of_turn>`, the assistant speaking
+/// as `model`); a system message is folded into the first user turn, as Gemma's own
+/// template does. BOS is left to the tokenizer.
+pub const GEMMA_TEMPLATE: &str = "{% if messages and messages[0]['role'] == 'system' %}{% set first = messages[0]['content'] + '\n\n' %}{% set turns = messages[1:] %}{% else %}{% set first = '' %}{% set turns = messages %}{% endif %}{% for m in turns %}{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\n' + (first if loop.first else '') + (m['content'] | trim) + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+
 /// ChatML, the turn format most instruction-tuned models use; the fallback for files
 /// that carry no template of their own.
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -126,6 +131,20 @@ mod tests {
         let t = ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "", "").unwrap();
         let err = t.render(&[], false).unwrap_err().to_string();
         assert!(err.contains("roles must alternate"), "{err}");
+    }
+
+    #[test]
+    fn gemma_fallback_folds_the_system_message_into_the_first_turn() {
+        let t = ChatTemplate::new(GEMMA_TEMPLATE, "", "").unwrap();
+        let messages = [
+            ChatMessage::new("system", "Be brief."),
+            ChatMessage::new("user", "Hi"),
+            ChatMessage::new("assistant", "Hello."),
+        ];
+        assert_eq!(
+            t.render(&messages, true).unwrap(),
+            "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n<start_of_turn>model\n"
+        );
     }
 
     #[test]

@@ -102,8 +102,7 @@ fn qwen2_chat_greedy_matches_llama_cpp() {
     chat_greedy_matches(RealModel::Qwen2, "qwen2");
 }
 
-/// Gemma 3's architecture is not supported yet; its SentencePiece tokenizer is, and
-/// runs in the CI tier.
+/// Gemma 3's SentencePiece tokenizer, checked on the file alone (CI tier).
 #[test]
 fn gemma3_tokenizer_matches_llama_cpp() {
     let Some(path) = real_model(RealModel::Gemma3) else {
@@ -127,4 +126,32 @@ fn gemma3_tokenizer_matches_llama_cpp() {
         let ids = tokenizer.encode(&case.prompt, true, false).unwrap();
         assert_eq!(ids, case.prompt_ids, "prompt {:?}", case.prompt);
     }
+}
+
+/// A short Gemma 3 generation in the CI tier: the first 8 greedy tokens of the first
+/// 8 raw prompts.
+#[test]
+fn gemma3_short_greedy_matches_llama_cpp() {
+    let Some(model) = model(RealModel::Gemma3) else {
+        return;
+    };
+    let fixture = parity::load("gemma3");
+    let pairs: Vec<_> = fixture.raw[..8]
+        .iter()
+        .map(|case| {
+            let reference: Vec<u32> = case.ids.iter().copied().take(8).collect();
+            (
+                case.prompt.clone(),
+                greedy(&model, &case.prompt_ids, 8),
+                reference,
+            )
+        })
+        .collect();
+    assert!(agreement("gemma3 short", &pairs) >= 0.75);
+}
+
+#[test]
+#[ignore = "full tier: scripts/test-full.sh"]
+fn gemma3_raw_greedy_matches_llama_cpp() {
+    raw_greedy_matches(RealModel::Gemma3, "gemma3");
 }
