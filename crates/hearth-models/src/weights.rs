@@ -150,3 +150,54 @@ impl Linear {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hearth_gguf::quant;
+
+    use super::*;
+
+    /// Formats without a Hearth kernel run through candle's; each must agree with the
+    /// plain f32 product of hearth-gguf's reference dequantization.
+    #[test]
+    fn candle_kernels_match_the_f32_reference() -> Result<()> {
+        let (rows, cols, m) = (8, 512, 3);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+            .collect();
+        let x: Vec<f32> = (0..m * cols)
+            .map(|i| ((i * 104_729 % 997) as f32 / 498.0) - 1.0)
+            .collect();
+        for ty in [
+            GgmlType::Q4_0,
+            GgmlType::Q5_1,
+            GgmlType::Q4K,
+            GgmlType::Q5K,
+            GgmlType::Q6K,
+        ] {
+            let mut data = Vec::new();
+            quant::quantize(ty, &w, &mut data).unwrap();
+            let mut deq = vec![0f32; rows * cols];
+            quant::dequantize(ty, &data, &mut deq).unwrap();
+            let dtype = candle_dtype(ty).unwrap();
+            let storage = QStorage::from_data(Cow::Borrowed(&data), &Device::Cpu, dtype)?;
+            let linear =
+                Linear::Candle(QMatMul::from_qtensor(QTensor::new(storage, (rows, cols))?)?);
+            let y: Vec<f32> = linear
+                .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu)?)?
+                .flatten_all()?
+                .to_vec1()?;
+            for i in 0..m {
+                for r in 0..rows {
+                    let want: f32 = (0..cols).map(|c| deq[r * cols + c] * x[i * cols + c]).sum();
+                    let got = y[i * rows + r];
+                    assert!(
+                        (got - want).abs() < 0.05 * (1.0 + want.abs()),
+                        "{ty}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
