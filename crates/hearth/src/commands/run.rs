@@ -28,7 +28,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     if !args.raw && model.chat_template_is_fallback() {
-        tracing::warn!("the model carries no chat template; using ChatML (use --raw to avoid it)");
+        let format = if model.architecture().starts_with("gemma") {
+            "Gemma's turn format"
+        } else {
+            "ChatML"
+        };
+        tracing::warn!(
+            "the model carries no chat template; using {format} (use --raw to avoid it)"
+        );
     }
     let session = Session {
         model: &model,
