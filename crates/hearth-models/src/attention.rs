@@ -5,6 +5,57 @@ use candle_core::{Device, Tensor};
 use crate::error::Result;
 use crate::{cpu, ggml_math};
 
+/// Head layout of one attention layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Heads {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// Attention of every chunk of a batch against its own cache, for layer `layer`.
+///
+/// `q` is `(tokens, n_heads · head_dim)`, `k` and `v` are `(tokens, n_kv_heads ·
+/// head_dim)`, rows in chunk order; queries and keys are rotated by `rope`, keys and
+/// values appended to each chunk's cache. Returns `(tokens, n_heads · head_dim)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_chunks(
+    layer: usize,
+    (q, k, v): (&Tensor, &Tensor, &Tensor),
+    heads: Heads,
+    rope: &crate::rope::Rope,
+    chunks: &[crate::batch::SeqChunk],
+    caches: &[&mut crate::kv_cache::KvCache],
+    scale: f64,
+    window: Option<usize>,
+) -> Result<Tensor> {
+    let mut outputs = Vec::with_capacity(chunks.len());
+    let mut row = 0;
+    for (chunk, cache) in chunks.iter().zip(caches) {
+        let n = chunk.tokens.len();
+        let split = |t: &Tensor, n_heads: usize| -> Result<Tensor> {
+            Ok(t.narrow(0, row, n)?
+                .reshape((n, n_heads, heads.head_dim))?
+                .transpose(0, 1)?
+                .contiguous()?)
+        };
+        let q = rope.apply(&split(q, heads.n_heads)?, chunk.start)?;
+        let k = rope.apply(&split(k, heads.n_kv_heads)?, chunk.start)?;
+        let v = split(v, heads.n_kv_heads)?;
+        let (k_all, v_all) = cache.append(layer, chunk.start, &k, &v)?;
+        outputs.push(windowed_attention(
+            &q,
+            &k_all,
+            &v_all,
+            chunk.start,
+            scale,
+            window,
+        )?);
+        row += n;
+    }
+    Ok(Tensor::cat(&outputs, 0)?)
+}
+
 /// llama.cpp pads its cache view to this many cells; the weights of the padding are
 /// zero, but the padding decides how the weighted sum of values is grouped.
 const KV_PAD: usize = 256;
@@ -19,18 +70,9 @@ const KV_PAD: usize = 256;
 /// rounded to f16 like its f16 cache, every dot product accumulated in 16 fused lanes
 /// then reduced in `_mm512_reduce_add_ps` order, and its softmax. Matching it keeps
 /// greedy decoding token-exact.
-pub(crate) fn causal_attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    start: usize,
-    scale: f64,
-) -> Result<Tensor> {
-    windowed_attention(q, k, v, start, scale, None)
-}
-
-/// [`causal_attention`] where a query at position `p` sees only keys at positions
-/// `p - window + 1 ..= p` when `window` is set (sliding-window layers).
+///
+/// With `window` set, a query at position `p` sees only keys at positions
+/// `p - window + 1 ..= p` (sliding-window layers).
 pub(crate) fn windowed_attention(
     q: &Tensor,
     k: &Tensor,
@@ -222,7 +264,7 @@ mod tests {
         let q = Tensor::randn(0f32, 1., (n_heads, n, d), &dev)?;
         let k = Tensor::randn(0f32, 1., (n_kv, total, d), &dev)?;
         let v = Tensor::randn(0f32, 1., (n_kv, total, d), &dev)?;
-        let got = causal_attention(&q, &k, &v, total - n, 1.0 / (d as f64).sqrt())?;
+        let got = windowed_attention(&q, &k, &v, total - n, 1.0 / (d as f64).sqrt(), None)?;
         let want = reference(
             &q.flatten_all()?.to_vec1()?,
             &k.flatten_all()?.to_vec1()?,

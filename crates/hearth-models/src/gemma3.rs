@@ -9,7 +9,7 @@
 use candle_core::{Device, Tensor};
 use hearth_gguf::Metadata;
 
-use crate::attention::windowed_attention;
+use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
@@ -201,31 +201,22 @@ impl Gemma3 {
         let k = head_norm(&layer.wk.forward(&h)?, &layer.k_norm, cfg)?;
         let v = layer.wv.forward(&h)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
-        let mut outputs = Vec::with_capacity(chunks.len());
-        let mut row = 0;
-        for (chunk, cache) in chunks.iter().zip(caches) {
-            let n = chunk.tokens.len();
-            let heads = |t: &Tensor, n_heads: usize| -> Result<Tensor> {
-                Ok(t.narrow(0, row, n)?
-                    .reshape((n, n_heads, cfg.head_dim))?
-                    .transpose(0, 1)?
-                    .contiguous()?)
-            };
-            let q = rope.apply(&heads(&q, cfg.n_heads)?, chunk.start)?;
-            let k = rope.apply(&heads(&k, cfg.n_kv_heads)?, chunk.start)?;
-            let v = heads(&v, cfg.n_kv_heads)?;
-            let (k_all, v_all) = cache.append(index, chunk.start, &k, &v)?;
-            outputs.push(windowed_attention(
-                &q,
-                &k_all,
-                &v_all,
-                chunk.start,
-                scale,
-                window,
-            )?);
-            row += n;
-        }
-        let attn = layer.wo.forward(&Tensor::cat(&outputs, 0)?)?;
+        let heads = Heads {
+            n_heads: cfg.n_heads,
+            n_kv_heads: cfg.n_kv_heads,
+            head_dim: cfg.head_dim,
+        };
+        let attn = attend_chunks(
+            index,
+            (&q, &k, &v),
+            heads,
+            rope,
+            chunks,
+            caches,
+            scale,
+            window,
+        )?;
+        let attn = layer.wo.forward(&attn)?;
         let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps)?;
         let h = (x + attn)?;
         let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use hearth_gguf::Metadata;
 
-use crate::attention::causal_attention;
+use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
@@ -234,24 +234,21 @@ impl Llama {
         let k = layer.wk.forward(&h)?;
         let v = layer.wv.forward(&h)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
-        let mut outputs = Vec::with_capacity(chunks.len());
-        let mut row = 0;
-        for (chunk, cache) in chunks.iter().zip(caches) {
-            let n = chunk.tokens.len();
-            let heads = |t: &Tensor, n_heads: usize| -> Result<Tensor> {
-                Ok(t.narrow(0, row, n)?
-                    .reshape((n, n_heads, cfg.head_dim))?
-                    .transpose(0, 1)?
-                    .contiguous()?)
-            };
-            let q = self.rope.apply(&heads(&q, cfg.n_heads)?, chunk.start)?;
-            let k = self.rope.apply(&heads(&k, cfg.n_kv_heads)?, chunk.start)?;
-            let v = heads(&v, cfg.n_kv_heads)?;
-            let (k_all, v_all) = cache.append(index, chunk.start, &k, &v)?;
-            outputs.push(causal_attention(&q, &k_all, &v_all, chunk.start, scale)?);
-            row += n;
-        }
-        let attn = Tensor::cat(&outputs, 0)?;
+        let heads = Heads {
+            n_heads: cfg.n_heads,
+            n_kv_heads: cfg.n_kv_heads,
+            head_dim: cfg.head_dim,
+        };
+        let attn = attend_chunks(
+            index,
+            (&q, &k, &v),
+            heads,
+            &self.rope,
+            chunks,
+            caches,
+            scale,
+            None,
+        )?;
         let x = (x + layer.wo.forward(&attn)?)?;
         let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
         let gate = layer.w_gate.forward(&h)?;
