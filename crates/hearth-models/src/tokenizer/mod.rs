@@ -36,32 +36,28 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// Builds the tokenizer that `tokenizer.ggml.*` describes.
     pub fn from_metadata(md: &Metadata) -> Result<Self> {
-        let kind = md.str("tokenizer.ggml.model")?;
-        match kind {
+        // BPE vocabularies add BOS only when the file says so; SentencePiece ones by default.
+        let (vocab, model, pieces) = match md.str("tokenizer.ggml.model")? {
             "gpt2" => {
                 let vocab = Vocab::from_metadata(md, false)?;
                 let model = Model::Bpe(Box::new(Bpe::from_metadata(md, &vocab)?));
                 let pieces = byte_level_pieces(&vocab);
-                Ok(Self {
-                    special: SpecialTokens::new(&vocab),
-                    vocab,
-                    model,
-                    pieces,
-                })
+                (vocab, model, pieces)
             }
             "llama" => {
                 let vocab = Vocab::from_metadata(md, true)?;
                 let model = Model::Spm(Spm::from_metadata(md, &vocab)?);
                 let pieces = sentencepiece_pieces(&vocab);
-                Ok(Self {
-                    special: SpecialTokens::new(&vocab),
-                    vocab,
-                    model,
-                    pieces,
-                })
+                (vocab, model, pieces)
             }
-            other => Err(ModelError::UnsupportedTokenizer(other.to_owned())),
-        }
+            other => return Err(ModelError::UnsupportedTokenizer(other.to_owned())),
+        };
+        Ok(Self {
+            special: SpecialTokens::new(&vocab),
+            vocab,
+            model,
+            pieces,
+        })
     }
 
     pub fn vocab(&self) -> &Vocab {
