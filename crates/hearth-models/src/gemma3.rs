@@ -13,6 +13,7 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
+use crate::llama::Stack;
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
@@ -159,25 +160,19 @@ impl Gemma3 {
 
     /// Logits after each chunk's last token, `(chunks.len(), n_vocab)`.
     pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
-        crate::llama::check_batch(
+        let stack = Stack {
+            n_positions: self.global_rope.n_positions(),
+            n_vocab: self.cfg.n_vocab,
+            n_layers: self.layers.len(),
+            device: &self.device,
+        };
+        let scale = (self.cfg.n_embd as f32).sqrt() as f64;
+        let last = stack.run(
             chunks,
             caches,
-            self.global_rope.n_positions(),
-            self.cfg.n_vocab,
+            |ids| Ok((self.embedding.rows(ids, &self.device)? * scale)?),
+            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
         )?;
-        let ids: Vec<u32> = chunks
-            .iter()
-            .flat_map(|c| c.tokens.iter().copied())
-            .collect();
-        let x = self.embedding.rows(&ids, &self.device)?;
-        let mut x = (x * (self.cfg.n_embd as f32).sqrt() as f64)?;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = self.layer_forward(i, layer, &x, chunks, caches)?;
-        }
-        for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
-            cache.advance(chunk.tokens.len());
-        }
-        let last = crate::llama::last_rows(&x, chunks, &self.device)?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
         self.embedding.forward(&last)
     }

@@ -203,19 +203,18 @@ impl Llama {
     /// Runs `chunks` (one per sequence, each with its cache in `caches`) and returns the
     /// logits after each chunk's last token, `(chunks.len(), n_vocab)`.
     pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
-        check_batch(chunks, caches, self.rope.n_positions(), self.cfg.n_vocab)?;
-        let ids: Vec<u32> = chunks
-            .iter()
-            .flat_map(|c| c.tokens.iter().copied())
-            .collect();
-        let mut x = self.embedding.rows(&ids, &self.device)?; // (n_tokens, n_embd)
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = self.layer_forward(i, layer, &x, chunks, caches)?;
-        }
-        for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
-            cache.advance(chunk.tokens.len());
-        }
-        let last = last_rows(&x, chunks, &self.device)?;
+        let stack = Stack {
+            n_positions: self.rope.n_positions(),
+            n_vocab: self.cfg.n_vocab,
+            n_layers: self.layers.len(),
+            device: &self.device,
+        };
+        let last = stack.run(
+            chunks,
+            caches,
+            |ids| self.embedding.rows(ids, &self.device),
+            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
+        )?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
         self.output.forward(&last)
     }
@@ -257,8 +256,43 @@ impl Llama {
     }
 }
 
+/// The part of a forward pass every decoder-only architecture shares: check the batch,
+/// embed all its tokens, run the layers, advance each cache, keep each chunk's last row.
+pub(crate) struct Stack<'a> {
+    pub n_positions: usize,
+    pub n_vocab: usize,
+    pub n_layers: usize,
+    pub device: &'a Device,
+}
+
+impl Stack<'_> {
+    /// Returns the hidden state after each chunk's last token, `(chunks.len(), n_embd)`,
+    /// before the final norm.
+    pub(crate) fn run(
+        &self,
+        chunks: &[SeqChunk],
+        caches: &mut [&mut KvCache],
+        embed: impl FnOnce(&[u32]) -> Result<Tensor>,
+        mut layer: impl FnMut(usize, &Tensor, &[&mut KvCache]) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        check_batch(chunks, caches, self.n_positions, self.n_vocab)?;
+        let ids: Vec<u32> = chunks
+            .iter()
+            .flat_map(|c| c.tokens.iter().copied())
+            .collect();
+        let mut x = embed(&ids)?; // (n_tokens, n_embd)
+        for i in 0..self.n_layers {
+            x = layer(i, &x, caches)?;
+        }
+        for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
+            cache.advance(chunk.tokens.len());
+        }
+        last_rows(&x, chunks, self.device)
+    }
+}
+
 /// The rows of `x` (one per token of the batch) that hold each chunk's last token.
-pub(crate) fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor> {
+fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor> {
     let rows: Vec<u32> = chunks
         .iter()
         .scan(0u32, |end, c| {
@@ -291,7 +325,7 @@ fn silu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-pub(crate) fn check_batch(
+fn check_batch(
     chunks: &[SeqChunk],
     caches: &[&mut KvCache],
     n_positions: usize,
