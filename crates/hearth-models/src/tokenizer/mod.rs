@@ -127,42 +127,41 @@ impl Tokenizer {
     }
 }
 
-fn byte_level_pieces(vocab: &Vocab) -> Vec<Vec<u8>> {
-    let byte_of = bpe::byte_of_char();
+/// Bytes each token prints as: nothing for markup, user-defined tokens as written,
+/// the rest decoded by `text_bytes`.
+fn pieces(vocab: &Vocab, text_bytes: impl Fn(&str, TokenKind) -> Vec<u8>) -> Vec<Vec<u8>> {
     vocab
         .texts
         .iter()
         .zip(&vocab.kinds)
-        .map(|(text, kind)| match kind {
+        .map(|(text, &kind)| match kind {
             TokenKind::Control | TokenKind::Unknown | TokenKind::Unused => Vec::new(),
             TokenKind::UserDefined => text.as_bytes().to_vec(),
-            TokenKind::Normal | TokenKind::Byte => {
-                let mut bytes = Vec::with_capacity(text.len());
-                for c in text.chars() {
-                    match byte_of.get(&c) {
-                        Some(&b) => bytes.push(b),
-                        // Not from the byte alphabet: llama.cpp prints such text as is.
-                        None => bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                    }
-                }
-                bytes
-            }
+            TokenKind::Normal | TokenKind::Byte => text_bytes(text, kind),
         })
         .collect()
 }
 
+fn byte_level_pieces(vocab: &Vocab) -> Vec<Vec<u8>> {
+    let byte_of = bpe::byte_of_char();
+    pieces(vocab, |text, _| {
+        let mut bytes = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            match byte_of.get(&c) {
+                Some(&b) => bytes.push(b),
+                // Not from the byte alphabet: llama.cpp prints such text as is.
+                None => bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        bytes
+    })
+}
+
 fn sentencepiece_pieces(vocab: &Vocab) -> Vec<Vec<u8>> {
-    vocab
-        .texts
-        .iter()
-        .zip(&vocab.kinds)
-        .map(|(text, kind)| match kind {
-            TokenKind::Control | TokenKind::Unknown | TokenKind::Unused => Vec::new(),
-            TokenKind::UserDefined => text.as_bytes().to_vec(),
-            TokenKind::Byte => byte_token_value(text).map_or_else(Vec::new, |b| vec![b]),
-            TokenKind::Normal => text.replace(spm::SPACE, " ").into_bytes(),
-        })
-        .collect()
+    pieces(vocab, |text, kind| match kind {
+        TokenKind::Byte => byte_token_value(text).map_or_else(Vec::new, |b| vec![b]),
+        _ => text.replace(spm::SPACE, " ").into_bytes(),
+    })
 }
 
 /// `<0x0A>` → `0x0A`.
