@@ -94,6 +94,7 @@ pub fn generate(
         usage: Usage {
             prompt_tokens: prompt.len(),
             completion_tokens: tokens.len(),
+            cached_tokens: 0,
         },
         tokens,
         finish_reason,

@@ -82,6 +82,10 @@ pub enum FinishReason {
 pub struct Usage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+    /// Prompt tokens whose KV cache an earlier request left behind, so they were not
+    /// computed again (OpenAI's `prompt_tokens_details.cached_tokens`).
+    #[serde(default)]
+    pub cached_tokens: usize,
 }
 
 impl Usage {

@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod parity;
+mod pool;
 mod support;
