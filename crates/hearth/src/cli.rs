@@ -19,6 +19,7 @@ impl Cli {
     pub fn threads(&self) -> Option<usize> {
         match &self.command {
             Command::Run(args) => args.threads,
+            Command::Bench(args) => Some(args.threads),
             Command::Tokenize(_) | Command::Check(_) => None,
         }
     }
@@ -30,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the token ids of a text as a JSON array.
     Tokenize(TokenizeArgs),
+    /// Measure prompt-processing and generation speed, with llama-bench's flags.
+    Bench(BenchArgs),
     /// Judge how risky a shell command is, without running it.
     ///
     /// Exit status: 0 when the command is allowed (perhaps after confirmation),
@@ -115,6 +118,40 @@ pub struct SamplingArgs {
     /// Seed for reproducible sampling (default: random).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model to measure: a path to a `.gguf` file.
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Prompt tokens processed in the prompt test (0 skips it).
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        value_name = "N",
+        default_value_t = 512
+    )]
+    pub n_prompt: usize,
+    /// Tokens generated in the generation tests (0 skips them).
+    #[arg(short = 'n', long = "n-gen", value_name = "N", default_value_t = 128)]
+    pub n_gen: usize,
+    /// Threads for the computation.
+    #[arg(short, long, value_name = "N", default_value_t = default_threads())]
+    pub threads: usize,
+    /// Also measure BATCH sequences generating together (aggregate tokens/s).
+    #[arg(short, long, value_name = "BATCH", default_value_t = 1)]
+    pub batch: usize,
+    /// Repetitions of each test; figures are mean ± standard deviation.
+    #[arg(short, long = "repetitions", value_name = "N", default_value_t = 5)]
+    pub repetitions: usize,
+    /// Print one JSON object per test (JSON Lines) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
     };
     match result {

@@ -211,3 +211,32 @@ fn check_mode_changes_the_decision() {
         Some(3)
     );
 }
+
+#[test]
+fn bench_json_prints_one_line_per_test() {
+    let (_dir, model) = tiny();
+    let args = [
+        "bench",
+        "-m",
+        model.to_str().unwrap(),
+        "-p",
+        "16",
+        "-n",
+        "4",
+    ];
+    let out = hearth(&[&args[..], &["-b", "3", "-r", "2", "-t", "1", "--json"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tests: Vec<&str> = lines.iter().map(|l| l["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["pp16", "tg4", "tg4x3"]);
+    assert!(lines[0]["pp_tps"].as_f64().unwrap() > 0.0);
+    assert!(lines[2]["tg_tps"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[2]["batch"], 3);
+    assert_eq!(lines[1]["threads"], 1);
+    assert!(lines[0]["load_ms"].as_f64().unwrap() >= 0.0);
+    assert!(lines[0]["peak_rss_mb"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[0]["samples_tps"].as_array().unwrap().len(), 2);
+}
