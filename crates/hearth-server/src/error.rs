@@ -44,7 +44,7 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     /// The request ran longer than the server's request timeout.
-    #[error("the request did not finish within {} s", .0.as_secs())]
+    #[error("the request did not finish within {0:?}")]
     Timeout(Duration),
     /// A bug or unexpected failure; the detail is logged, never sent.
     #[error("internal error: {0}")]
@@ -152,7 +152,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         } else {
-            tracing::debug!(status = status.as_u16(), error = %self, "request rejected");
+            // The message may quote request content (a prompt sent with the wrong
+            // type), so only the status and the parameter are logged.
+            let body = self.body();
+            tracing::debug!(
+                status = status.as_u16(),
+                code = body.error.code,
+                param = body.error.param,
+                "request rejected"
+            );
         }
         let mut response = (status, axum::Json(self.body())).into_response();
         if let Self::RateLimited { retry_after } = &self {
