@@ -22,6 +22,9 @@ pub enum ApiError {
         param: Option<String>,
         message: String,
     },
+    /// The request body is larger than the server accepts.
+    #[error("the request body is larger than the {0} bytes this server accepts")]
+    PayloadTooLarge(usize),
     /// The prompt alone does not fit the model's context.
     #[error(
         "this model's maximum context length is {n_ctx} tokens, but the prompt has \
@@ -66,6 +69,7 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::ContextLengthExceeded { .. } => {
                 StatusCode::BAD_REQUEST
             }
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Self::ModelNotFound(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -84,6 +88,7 @@ impl ApiError {
                 None,
                 Some("context_length_exceeded"),
             ),
+            Self::PayloadTooLarge(_) => ("invalid_request_error", None, Some("request_too_large")),
             Self::InvalidApiKey => ("invalid_request_error", None, Some("invalid_api_key")),
             Self::ModelNotFound(_) => (
                 "invalid_request_error",

@@ -8,9 +8,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+
+/// The largest request body accepted, in bytes: far more than any context holds.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A request body parsed as JSON into `T`.
 #[derive(Debug, Clone)]
@@ -24,13 +28,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes =
-            Bytes::from_request(req, state)
-                .await
-                .map_err(|err| ApiError::InvalidRequest {
+        let bytes = Bytes::from_request(req, state).await.map_err(|err| {
+            if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                ApiError::InvalidRequest {
                     param: None,
                     message: format!("could not read the request body: {err}"),
-                })?;
+                }
+            }
+        })?;
         parse(&bytes).map(Json)
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::middleware;
 use axum::routing::{get, post};
@@ -14,6 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::json::MAX_BODY_BYTES;
 use crate::{ApiError, AppState, ServerConfig, auth, health, metrics, models, openai, openapi};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi))
         .fallback(not_found)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(layers)
 }
 

@@ -50,8 +50,7 @@ pub struct ServerConfig {
     /// Browser origins allowed by CORS, e.g. `https://app.example.com`. Empty allows
     /// `http://localhost`, `http://127.0.0.1` and `http://[::1]` on any port.
     pub cors_origins: Vec<String>,
-    /// Log prompts and generated text (at debug level). Off by default: prompts may
-    /// hold private data.
+    /// Log prompts (at debug level). Off by default: prompts may hold private data.
     pub log_prompts: bool,
 }
 

@@ -213,3 +213,19 @@ async fn unknown_path_is_a_404_in_the_error_shape() -> TestResult {
     assert_eq!(error["code"], "not_found");
     Ok(())
 }
+
+#[tokio::test]
+async fn oversized_body_is_a_413_in_the_error_shape() -> TestResult {
+    let (app, backend) = hello_app();
+    let prompt = "x".repeat(17 * 1024 * 1024);
+    let reply = post_json(
+        app,
+        "/v1/completions",
+        &completion_body(json!({"prompt": prompt})),
+    )
+    .await?;
+    let error = error_of(&reply, StatusCode::PAYLOAD_TOO_LARGE)?;
+    assert_eq!(error["code"], "request_too_large");
+    assert!(backend.requests().is_empty());
+    Ok(())
+}
