@@ -295,6 +295,9 @@ impl<F: ChunkFormat> SseState<F> {
     fn complete(&mut self) {
         self.metrics
             .record_tokens(self.usage.prompt_tokens, self.usage.completion_tokens);
+        let span = tracing::Span::current();
+        span.record("prompt_tokens", self.usage.prompt_tokens);
+        span.record("completion_tokens", self.usage.completion_tokens);
         tracing::info!(
             model = %self.model,
             prompt_tokens = self.usage.prompt_tokens,
