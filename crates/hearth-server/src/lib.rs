@@ -1,0 +1,29 @@
+//! Hearth's HTTP server: an OpenAI-compatible API over local models.
+//!
+//! [`app`] builds the axum [`Router`](axum::Router) over an [`AppState`] (the engines as
+//! `Arc<dyn Backend>` and `Arc<dyn ModelPool>`, a [`ServerConfig`] and [`Metrics`]);
+//! [`serve`] runs it on a listener with graceful shutdown. Every failure a client sees
+//! is an [`ApiError`], rendered as OpenAI's error body.
+//!
+//! Endpoints: `POST /v1/chat/completions`, `POST /v1/completions` (both streamed with
+//! server-sent events when asked), `GET /v1/models`, `GET /v1/models/{id}`,
+//! `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text) and
+//! `GET /openapi.json`. See [`openai::wire`] for how request fields map onto a
+//! [`GenerateRequest`](hearth_protocol::GenerateRequest) and which defaults apply.
+
+mod auth;
+mod error;
+mod health;
+mod json;
+mod metrics;
+mod models;
+pub mod openai;
+mod openapi;
+mod server;
+mod state;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use json::Json;
+pub use metrics::Metrics;
+pub use server::{app, serve};
+pub use state::{AppState, ServerConfig};

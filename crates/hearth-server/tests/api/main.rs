@@ -1,0 +1,10 @@
+//! The HTTP API against a scripted fake backend: one test binary, one module per area.
+
+mod cancellation;
+mod chat;
+mod completions;
+mod errors;
+mod models;
+mod ops;
+mod support;
+mod validation;
