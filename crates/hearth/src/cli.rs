@@ -20,6 +20,7 @@ impl Cli {
         match &self.command {
             Command::Run(args) => args.threads,
             Command::Bench(args) => Some(args.threads),
+            Command::Serve(args) => args.threads,
             Command::Tokenize(_) | Command::Check(_) => None,
         }
     }
@@ -29,6 +30,8 @@ impl Cli {
 pub enum Command {
     /// Generate text with a model: a one-shot answer, or a chat on a terminal.
     Run(RunArgs),
+    /// Serve models over an OpenAI-compatible HTTP API.
+    Serve(ServeArgs),
     /// Print the token ids of a text as a JSON array.
     Tokenize(TokenizeArgs),
     /// Measure prompt-processing and generation speed, with llama-bench's flags.
@@ -118,6 +121,49 @@ pub struct SamplingArgs {
     /// Seed for reproducible sampling (default: random).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: the host of `HEARTH_HOST`, else 127.0.0.1).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (default: the port of `HEARTH_HOST`, else 8434).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// A model to serve, as `NAME=PATH` or a path to a `.gguf` file (named after the
+    /// file); repeatable.
+    #[arg(short, long = "model", value_name = "[NAME=]PATH", required = true)]
+    pub models: Vec<String>,
+    /// Require `Authorization: Bearer KEY` on every endpoint but `/health`.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "HEARTH_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// Requests that may wait per model before new ones get 429 Too Many Requests.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_queue: usize,
+    /// Sequences a model decodes together; each holds a KV cache of --ctx tokens.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_batch: usize,
+    /// Context size per sequence in tokens (at most the model's own).
+    #[arg(short = 'c', long = "ctx", value_name = "N", default_value_t = 4096)]
+    pub ctx: usize,
+    /// Threads for the computation (default: all cores).
+    #[arg(short, long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Seconds one request may take before it is ended.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Also allow these browser origins (CORS; default: localhost origins only).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Log prompts and answers at debug level (off: they may be private).
+    #[arg(long)]
+    pub log_prompts: bool,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,13 @@ pub(crate) struct WireUsage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub total_tokens: usize,
+    pub prompt_tokens_details: PromptTokensDetails,
+}
+
+/// How many prompt tokens came from the cache a previous request left behind.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct PromptTokensDetails {
+    pub cached_tokens: usize,
 }
 
 impl From<Usage> for WireUsage {
@@ -45,6 +52,9 @@ impl From<Usage> for WireUsage {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             total_tokens: usage.total_tokens(),
+            prompt_tokens_details: PromptTokensDetails {
+                cached_tokens: usage.cached_tokens,
+            },
         }
     }
 }

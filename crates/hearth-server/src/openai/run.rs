@@ -68,6 +68,7 @@ pub(crate) async fn collect_all(
     for (i, (choice, choice_usage)) in results.into_iter().enumerate() {
         if i == 0 {
             usage.prompt_tokens = choice_usage.prompt_tokens;
+            usage.cached_tokens = choice_usage.cached_tokens;
         }
         usage.completion_tokens += choice_usage.completion_tokens;
         choices.push(choice);
@@ -279,6 +280,7 @@ impl<F: ChunkFormat> SseState<F> {
                 timing.done(&self.metrics, done.usage.completion_tokens);
                 if index == 0 {
                     self.usage.prompt_tokens = done.usage.prompt_tokens;
+                    self.usage.cached_tokens = done.usage.cached_tokens;
                 }
                 self.usage.completion_tokens += done.usage.completion_tokens;
                 let chunk = self.format.finish(index, done.finish_reason);

@@ -98,6 +98,7 @@ fn done(finish_reason: FinishReason, completion_tokens: usize) -> GenerateEvent 
         usage: Usage {
             prompt_tokens: PROMPT_TOKENS,
             completion_tokens,
+            cached_tokens: 0,
         },
     })
 }

@@ -1,4 +1,5 @@
 pub mod bench;
 pub mod check;
 pub mod run;
+pub mod serve;
 pub mod tokenize;

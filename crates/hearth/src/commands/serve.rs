@@ -1,0 +1,207 @@
+//! `hearth serve`: the OpenAI-compatible HTTP server over the models given with
+//! `--model`, each loaded at start and batched by its own engine.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hearth_engine::{EngineConfig, EnginePool, SchedulerConfig};
+use hearth_protocol::ModelPool;
+use hearth_server::{AppState, ServerConfig};
+
+use crate::cli::{Hinted, ServeArgs};
+
+const DEFAULT_HOST: &str = "127.0.0.1";
+const DEFAULT_PORT: u16 = 8434;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let models = args
+        .models
+        .iter()
+        .map(|m| model_arg(m))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    check_unique(&models)?;
+    let config = EngineConfig {
+        n_ctx: args.ctx,
+        scheduler: SchedulerConfig {
+            max_running: args.max_batch.max(1),
+            ..SchedulerConfig::default()
+        },
+        max_queue: args.max_queue,
+    };
+    let pool = Arc::new(EnginePool::new(models, config).context("cannot serve the models")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, pool))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs, pool: Arc<EnginePool>) -> anyhow::Result<()> {
+    let address = address(args.host.as_deref(), args.port)?;
+    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+        Hinted::error(
+            format!("cannot listen on `{address}`: {e}"),
+            "another server may be using the port; pick another with `--port`",
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    for model in pool.models() {
+        pool.load(&model.name)
+            .await
+            .with_context(|| format!("cannot load model `{}`", model.name))?;
+    }
+    let config = ServerConfig {
+        api_key: args.api_key.filter(|k| !k.is_empty()),
+        request_timeout: Duration::from_secs(args.timeout.max(1)),
+        cors_origins: args.cors_origins,
+        log_prompts: args.log_prompts,
+    };
+    let names: Vec<String> = pool.models().into_iter().map(|m| m.name).collect();
+    let state = AppState::new(pool.clone(), pool.clone(), config);
+    ready_line(&format!(
+        "hearth: serving {} on http://{local} (Ctrl-C stops)",
+        names.join(", ")
+    ));
+    hearth_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    ready_line("hearth: stopped");
+    Ok(())
+}
+
+/// The address to bind: `--host`/`--port`, else `HEARTH_HOST` (`host[:port]`), else
+/// 127.0.0.1:8434.
+fn address(host: Option<&str>, port: Option<u16>) -> anyhow::Result<String> {
+    let env = std::env::var("HEARTH_HOST").ok().filter(|v| !v.is_empty());
+    let (env_host, env_port) = match env.as_deref().map(split_host_port).transpose()? {
+        Some((h, p)) => (Some(h), p),
+        None => (None, None),
+    };
+    let host = host
+        .map(str::to_string)
+        .or(env_host)
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let port = port.or(env_port).unwrap_or(DEFAULT_PORT);
+    Ok(if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+/// Splits `host[:port]` (an IPv6 host in brackets), with or without `http://`.
+fn split_host_port(value: &str) -> anyhow::Result<(String, Option<u16>)> {
+    let value = value.trim_start_matches("http://").trim_end_matches('/');
+    let bad = || {
+        Hinted::error(
+            format!("invalid HEARTH_HOST `{value}`"),
+            "write it as `host:port`, e.g. `127.0.0.1:8434`",
+        )
+    };
+    let (host, port) = match value.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => {
+            (h, Some(p.parse::<u16>().map_err(|_| bad())?))
+        }
+        _ => (value, None),
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+/// `NAME=PATH`, or a path named after its file stem in lower case.
+fn model_arg(arg: &str) -> anyhow::Result<(String, PathBuf)> {
+    let (name, path) = match arg.split_once('=') {
+        Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
+        _ => {
+            let path = PathBuf::from(arg);
+            let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase());
+            (stem.unwrap_or_default(), path)
+        }
+    };
+    if !path.is_file() {
+        return Err(Hinted::error(
+            format!("model `{}` not found", path.display()),
+            "pass `--model NAME=PATH` with the path to a `.gguf` file",
+        ));
+    }
+    Ok((name, path))
+}
+
+fn check_unique(models: &[(String, PathBuf)]) -> anyhow::Result<()> {
+    for (i, (name, _)) in models.iter().enumerate() {
+        if models[..i].iter().any(|(n, _)| n == name) {
+            return Err(Hinted::error(
+                format!("two models are named `{name}`"),
+                "name them apart with `--model NAME=PATH`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn ready_line(line: &str) {
+    // A closed stderr must not stop the server.
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_splits_and_defaults() -> anyhow::Result<()> {
+        assert_eq!(
+            split_host_port("0.0.0.0:9000")?,
+            ("0.0.0.0".into(), Some(9000))
+        );
+        assert_eq!(split_host_port("localhost")?, ("localhost".into(), None));
+        assert_eq!(
+            split_host_port("http://[::1]:80/")?,
+            ("[::1]".into(), Some(80))
+        );
+        assert!(split_host_port(":80").is_err());
+        assert!(split_host_port("host:http").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn flags_override_the_default_address() -> anyhow::Result<()> {
+        assert_eq!(address(Some("0.0.0.0"), Some(1))?, "0.0.0.0:1");
+        assert_eq!(address(Some("::1"), Some(2))?, "[::1]:2");
+        Ok(())
+    }
+}
