@@ -9,5 +9,7 @@ pub enum EngineError {
     )]
     PromptTooLong { n_prompt: usize, n_ctx: usize },
     #[error(transparent)]
+    Constraint(#[from] crate::ConstraintError),
+    #[error(transparent)]
     Model(#[from] hearth_models::ModelError),
 }
