@@ -156,6 +156,8 @@ impl ConstraintFactory {
 /// Each step: [`Constraint::mask_logits`] on the model's logits, sample, then
 /// [`Constraint::commit`] the sampled token (end-of-generation included, or simply
 /// stop there). Stop with finish reason `stop` once [`Constraint::is_finished`].
+/// A clone continues independently from the same point (for several choices).
+#[derive(Clone)]
 pub struct Constraint {
     matcher: Matcher,
     factory: Arc<FactoryInner>,

@@ -173,6 +173,19 @@ fn end_of_generation_can_be_committed_when_complete() -> Result<(), String> {
 }
 
 #[test]
+fn a_clone_continues_independently() -> Result<(), String> {
+    let mut first = constraint(ResponseFormat::JsonObject)?;
+    commit_text(&mut first, &["{"]).map_err(|e| e.to_string())?;
+    let mut second = first.clone();
+    commit_text(&mut first, &["}"]).map_err(|e| e.to_string())?;
+    assert!(first.is_finished());
+    assert!(!second.is_finished());
+    commit_text(&mut second, &["\"", "a", "\":", "1", "}"]).map_err(|e| e.to_string())?;
+    assert!(second.is_finished());
+    Ok(())
+}
+
+#[test]
 fn a_token_outside_the_mask_is_rejected() -> Result<(), String> {
     let mut c = constraint(ResponseFormat::JsonObject)?;
     match c.commit(id_of("[")) {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use hearth_engine::{ConstraintFactory, Sampler, generate};
+use hearth_engine::{Constraint, ConstraintFactory, Sampler, generate};
 use hearth_models::{Model, SeqChunk};
 use hearth_protocol::{FinishReason, ResponseFormat, SamplingParams, StopConditions};
 use hearth_test_support::RealModel;
@@ -66,67 +66,91 @@ fn smollm2_writes_a_person_that_fits_the_schema() {
 #[test]
 #[ignore = "a measurement, not a check"]
 fn smollm2_mask_cost_per_token() {
-    let Some(model) = model(RealModel::SmolLm2) else {
+    print_mask_cost(RealModel::SmolLm2);
+}
+
+/// The same on Gemma 3's 262k vocabulary.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn gemma3_mask_cost_per_token() {
+    print_mask_cost(RealModel::Gemma3);
+}
+
+fn print_mask_cost(which: RealModel) {
+    let Some(model) = model(which) else {
         return;
     };
     let started = Instant::now();
     let factory = ConstraintFactory::new(model.tokenizer()).unwrap();
-    eprintln!("factory: {:?}", started.elapsed());
+    eprintln!(
+        "{} tokens; factory built in {:?}",
+        model.n_vocab(),
+        started.elapsed()
+    );
     for (label, format) in [
         ("json_object", ResponseFormat::JsonObject),
         ("person schema", ResponseFormat::JsonSchema(person_schema())),
     ] {
         let started = Instant::now();
-        let mut constraint = factory.constraint(&format).unwrap().unwrap();
+        let constraint = factory.constraint(&format).unwrap().unwrap();
         let compile = started.elapsed();
-        let prompt = person_prompt(&model);
-        let mut cache = model.new_cache(1024).unwrap();
-        let chunk = SeqChunk {
-            tokens: &prompt,
-            start: 0,
-        };
-        let mut logits = model
-            .forward(&[chunk], &mut [&mut cache])
-            .unwrap()
-            .row(0)
-            .to_vec();
-        let mut sampler = Sampler::new(&SamplingParams::greedy());
-        let mut masks = Vec::new();
-        let mut commits = Duration::ZERO;
-        for _ in 0..64 {
-            let started = Instant::now();
-            constraint.mask_logits(&mut logits).unwrap();
-            masks.push(started.elapsed());
-            let token = sampler.sample(&logits);
-            if model.tokenizer().is_end_of_generation(token) {
-                break;
-            }
-            let started = Instant::now();
-            constraint.commit(token).unwrap();
-            commits += started.elapsed();
-            if constraint.is_finished() {
-                break;
-            }
-            let chunk = SeqChunk {
-                tokens: std::slice::from_ref(&token),
-                start: cache.len(),
-            };
-            logits = model
-                .forward(&[chunk], &mut [&mut cache])
-                .unwrap()
-                .row(0)
-                .to_vec();
-        }
-        masks.sort();
-        let total: Duration = masks.iter().sum();
+        let (masks, commits, text) = timed_generation(&model, constraint);
         let n = masks.len().max(1) as u32;
         eprintln!(
-            "{label}: compile {compile:?}; {} masks, mean {:?}, median {:?}, max {:?}; commit mean {:?}",
+            "{label}: compiled in {compile:?}; {} masks: mean {:?}, median {:?}, max {:?}; \
+             commit mean {:?}; output {text:?}",
             masks.len(),
-            total / n,
+            masks.iter().sum::<Duration>() / n,
             masks[masks.len() / 2],
             masks[masks.len() - 1],
             commits / n,
         );
     }
+}
+
+/// Greedy generation of up to 64 tokens timing each mask (sorted) and the commits.
+fn timed_generation(
+    model: &Model,
+    mut constraint: Constraint,
+) -> (Vec<Duration>, Duration, String) {
+    let prompt = person_prompt(model);
+    let mut cache = model.new_cache(1024).unwrap();
+    let chunk = SeqChunk {
+        tokens: &prompt,
+        start: 0,
+    };
+    let mut logits = model
+        .forward(&[chunk], &mut [&mut cache])
+        .unwrap()
+        .row(0)
+        .to_vec();
+    let mut sampler = Sampler::new(&SamplingParams::greedy());
+    let (mut masks, mut commits, mut tokens) = (Vec::new(), Duration::ZERO, Vec::new());
+    for _ in 0..64 {
+        let started = Instant::now();
+        constraint.mask_logits(&mut logits).unwrap();
+        masks.push(started.elapsed());
+        let token = sampler.sample(&logits);
+        if model.tokenizer().is_end_of_generation(token) {
+            break;
+        }
+        let started = Instant::now();
+        constraint.commit(token).unwrap();
+        commits += started.elapsed();
+        tokens.push(token);
+        if constraint.is_finished() {
+            break;
+        }
+        let chunk = SeqChunk {
+            tokens: std::slice::from_ref(&token),
+            start: cache.len(),
+        };
+        logits = model
+            .forward(&[chunk], &mut [&mut cache])
+            .unwrap()
+            .row(0)
+            .to_vec();
+    }
+    masks.sort();
+    (masks, commits, model.tokenizer().decode(&tokens))
 }
