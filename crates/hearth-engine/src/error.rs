@@ -23,5 +23,7 @@ pub enum EngineError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]
+    Constraint(#[from] crate::ConstraintError),
+    #[error(transparent)]
     Model(#[from] hearth_models::ModelError),
 }

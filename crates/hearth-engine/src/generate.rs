@@ -6,7 +6,7 @@ use hearth_models::{KvCache, Model, SeqChunk};
 use hearth_protocol::{FinishReason, SamplingParams, StopConditions, Usage};
 
 use crate::error::EngineError;
-use crate::{Sampler, StopMatcher, Utf8Stream};
+use crate::{Constraint, Sampler, StopMatcher, Utf8Stream};
 
 /// Prompt tokens per forward pass while prefilling: bounds the activations' memory.
 const PREFILL_CHUNK: usize = 512;
@@ -27,12 +27,16 @@ pub struct Outcome {
 /// Generates from `prompt` until an end-of-generation token, a stop string, `max_tokens`
 /// or the end of a context of `n_ctx` tokens; `on_text` receives the text as it forms
 /// (whole UTF-8 characters, never any part of a stop string).
+///
+/// With a `constraint`, each step samples only among the tokens it allows, and the
+/// generation stops (finish reason `stop`) as soon as the constrained value is complete.
 pub fn generate(
     model: &Model,
     prompt: &[u32],
     params: &SamplingParams,
     stop: &StopConditions,
     n_ctx: usize,
+    mut constraint: Option<Constraint>,
     mut on_text: impl FnMut(&str),
 ) -> Result<Outcome, EngineError> {
     if prompt.is_empty() {
@@ -62,15 +66,21 @@ pub fn generate(
         if tokens.len() >= limit {
             break FinishReason::Length;
         }
+        if let Some(constraint) = constraint.as_mut() {
+            constraint.mask_logits(&mut logits)?;
+        }
         let token = sampler.sample(&logits);
         if tokenizer.is_end_of_generation(token) {
             break FinishReason::Stop;
+        }
+        if let Some(constraint) = constraint.as_mut() {
+            constraint.commit(token)?;
         }
         sampler.accept(token);
         tokens.push(token);
         let out = stops.push(&utf8.push(tokenizer.token_bytes(token)));
         on_text(&out.text);
-        if out.stopped {
+        if out.stopped || constraint.as_ref().is_some_and(Constraint::is_finished) {
             break FinishReason::Stop;
         }
         if tokens.len() >= limit {

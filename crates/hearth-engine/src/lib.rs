@@ -8,9 +8,11 @@
 //!
 //! [`generate`] runs one sequence from prompt to finish, for one-shot use. Both are
 //! built from the same parts: [`Sampler`] picks tokens with llama.cpp's sampler chain,
-//! [`Utf8Stream`] turns token bytes into whole characters and [`StopMatcher`] holds
-//! back text that may turn out to be a stop string.
+//! [`Utf8Stream`] turns token bytes into whole characters, [`StopMatcher`] holds
+//! back text that may turn out to be a stop string, and a [`Constraint`] (made by a
+//! model's [`ConstraintFactory`]) keeps the output to a requested JSON format.
 
+mod constraint;
 mod engine;
 mod error;
 mod generate;
@@ -23,6 +25,7 @@ mod slots;
 mod stop;
 mod utf8;
 
+pub use constraint::{Constraint, ConstraintError, ConstraintFactory};
 pub use error::EngineError;
 pub use generate::{Outcome, generate};
 pub use pool::{EngineConfig, EnginePool};

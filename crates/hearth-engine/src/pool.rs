@@ -10,15 +10,16 @@ use hearth_gguf::GgufFile;
 use hearth_models::Model;
 use hearth_protocol::{
     Backend, BackendError, BoxFuture, EventStream, GenerateRequest, LoadedModel, ModelInfo,
-    ModelPool, PoolStats,
+    ModelPool, PoolStats, ResponseFormat,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::prompt::tokenize_prompt;
 use crate::scheduler::SchedulerConfig;
 use crate::sequence::NewSequence;
+use crate::{Constraint, ConstraintError, ConstraintFactory};
 
 /// How every engine of a pool runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,9 @@ struct Entry {
 struct Loaded {
     model: Arc<Model>,
     engine: Arc<Engine>,
+    /// Built on the first request that asks for a JSON format: it takes a while on
+    /// large vocabularies, and most requests never need it.
+    constraints: Arc<OnceCell<ConstraintFactory>>,
 }
 
 /// Models by name, each loaded when first asked for.
@@ -91,10 +95,10 @@ impl EnginePool {
     }
 
     /// The loaded model and its engine, loading them first if needed.
-    async fn engine(&self, entry: &Entry) -> Result<(Arc<Model>, Arc<Engine>), BackendError> {
+    async fn engine(&self, entry: &Entry) -> Result<Handles, BackendError> {
         let mut slot = entry.engine.lock().await;
         if let Some(loaded) = slot.as_ref() {
-            return Ok((Arc::clone(&loaded.model), Arc::clone(&loaded.engine)));
+            return Ok(Handles::of(loaded));
         }
         let path = entry.info.path.clone();
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -114,16 +118,23 @@ impl EnginePool {
             .map_err(|e| BackendError::Internal(format!("cannot start the engine thread: {e}")))?;
         let engine = Arc::new(engine);
         tracing::info!(model = %entry.info.name, "model loaded");
-        *slot = Some(Loaded {
-            model: Arc::clone(&model),
-            engine: Arc::clone(&engine),
-        });
-        Ok((model, engine))
+        let loaded = Loaded {
+            model,
+            engine,
+            constraints: Arc::default(),
+        };
+        let handles = Handles::of(&loaded);
+        *slot = Some(loaded);
+        Ok(handles)
     }
 
     async fn enqueue(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
         let entry = self.entry(&request.model)?;
-        let (model, engine) = self.engine(entry).await?;
+        let Handles {
+            model,
+            engine,
+            constraints,
+        } = self.engine(entry).await?;
         let prompt = tokenize_prompt(&model, &request.prompt)?;
         let n_ctx = entry.info.n_ctx;
         if prompt.len() >= n_ctx {
@@ -137,15 +148,73 @@ impl EnginePool {
                 retry_after_secs: 1,
             });
         }
+        let constraint = constraint(&model, &constraints, &request.format).await?;
         let (events, stream) = EventStream::channel();
         engine.submit(NewSequence {
             prompt,
             sampling: request.sampling,
             stop: request.stop,
             logprobs: request.logprobs,
+            constraint,
             events,
         })?;
         Ok(stream)
+    }
+}
+
+/// What a request needs from a loaded model, cloned out of the pool's lock.
+struct Handles {
+    model: Arc<Model>,
+    engine: Arc<Engine>,
+    constraints: Arc<OnceCell<ConstraintFactory>>,
+}
+
+impl Handles {
+    fn of(loaded: &Loaded) -> Self {
+        Self {
+            model: Arc::clone(&loaded.model),
+            engine: Arc::clone(&loaded.engine),
+            constraints: Arc::clone(&loaded.constraints),
+        }
+    }
+}
+
+/// The constraint for `format`, building the model's factory on first need.
+async fn constraint(
+    model: &Arc<Model>,
+    factory: &OnceCell<ConstraintFactory>,
+    format: &ResponseFormat,
+) -> Result<Option<Constraint>, BackendError> {
+    if *format == ResponseFormat::Text {
+        return Ok(None);
+    }
+    let factory = factory
+        .get_or_try_init(|| async {
+            let model = Arc::clone(model);
+            let (done, wait) = tokio::sync::oneshot::channel();
+            // Seconds of work on a large vocabulary: off the async runtime.
+            std::thread::spawn(move || {
+                let _ = done.send(ConstraintFactory::new(model.tokenizer()));
+            });
+            wait.await
+                .map_err(|_| BackendError::Internal("the constraint builder stopped".into()))?
+                .map_err(constraint_error)
+        })
+        .await?;
+    factory.constraint(format).map_err(constraint_error)
+}
+
+fn constraint_error(e: ConstraintError) -> BackendError {
+    match e {
+        ConstraintError::Schema(_) => BackendError::InvalidRequest {
+            param: Some("response_format".into()),
+            message: e.to_string(),
+        },
+        ConstraintError::Vocabulary(_) => BackendError::InvalidRequest {
+            param: Some("response_format".into()),
+            message: format!("this model cannot produce constrained output: {e}"),
+        },
+        other => BackendError::Internal(other.to_string()),
     }
 }
 

@@ -517,6 +517,50 @@ mod tests {
     }
 
     #[test]
+    fn masked_logits_are_never_chosen_by_any_chain() {
+        // A constraint leaves a few finite logits among `-inf` ones; penalties on the
+        // masked tokens, truncation and temperature must keep them out.
+        let mut logits = vec![f32::NEG_INFINITY; 300];
+        for (id, logit) in [(7, -3.0), (150, 0.5), (299, 0.4)] {
+            logits[id] = logit;
+        }
+        let chains = [
+            SamplingParams::greedy(),
+            plain(1.0, 1),
+            SamplingParams {
+                seed: Some(2),
+                repeat_penalty: 1.3,
+                frequency_penalty: -0.5,
+                presence_penalty: -0.5,
+                ..SamplingParams::default()
+            },
+            SamplingParams {
+                top_k: 100,
+                top_p: 0.99,
+                min_p: 0.01,
+                ..plain(2.0, 3)
+            },
+            SamplingParams {
+                top_k: 1,
+                ..plain(0.5, 4)
+            },
+        ];
+        for params in chains {
+            let mut sampler = Sampler::new(&params);
+            for token in [0, 1, 2, 150, 150] {
+                sampler.accept(token);
+            }
+            for _ in 0..500 {
+                let token = sampler.sample(&logits);
+                assert!(
+                    logits[token as usize].is_finite(),
+                    "{params:?} picked {token}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn all_nan_logits_still_yield_a_token_in_the_vocab() {
         let logits = [f32::NAN; 5];
         let mut greedy = Sampler::new(&SamplingParams::greedy());

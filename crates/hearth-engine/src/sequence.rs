@@ -7,7 +7,7 @@ use hearth_protocol::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::{Sampler, StopMatcher, Utf8Stream, logprobs};
+use crate::{Constraint, Sampler, StopMatcher, Utf8Stream, logprobs};
 
 /// What a sequence needs next after a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub(crate) struct Sequence {
     /// Most tokens this sequence may generate (its `max_tokens` clamped to the context).
     limit: usize,
     logprobs: Option<usize>,
+    /// Keeps the output to a JSON format; `masked` is its scratch copy of the logits.
+    constraint: Option<Constraint>,
+    masked: Vec<f32>,
     events: UnboundedSender<GenerateEvent>,
 }
 
@@ -44,6 +47,7 @@ pub(crate) struct NewSequence {
     pub sampling: SamplingParams,
     pub stop: StopConditions,
     pub logprobs: Option<usize>,
+    pub constraint: Option<Constraint>,
     pub events: UnboundedSender<GenerateEvent>,
 }
 
@@ -60,6 +64,8 @@ impl Sequence {
             generated: 0,
             cached: 0,
             logprobs: new.logprobs,
+            constraint: new.constraint,
+            masked: Vec::new(),
             events: new.events,
             sampler,
             prompt: new.prompt,
@@ -86,7 +92,10 @@ impl Sequence {
         if self.generated >= self.limit {
             return self.finish(FinishReason::Length);
         }
-        let token = self.sampler.sample(logits);
+        let token = match self.sample(logits) {
+            Ok(token) => token,
+            Err(e) => return self.fail_with(e),
+        };
         if tokenizer.is_end_of_generation(token) {
             let tail = self.flush();
             if !tail.is_empty() {
@@ -106,6 +115,17 @@ impl Sequence {
             self.send_token(token, out.text, logprobs);
             return self.finish(FinishReason::Stop);
         }
+        // A complete JSON value leaves nothing but end-of-generation to sample: end
+        // now rather than spend a forward pass on it.
+        if self
+            .constraint
+            .as_ref()
+            .is_some_and(Constraint::is_finished)
+        {
+            let text = out.text + &self.flush();
+            self.send_token(token, text, logprobs);
+            return self.finish(FinishReason::Stop);
+        }
         if self.generated >= self.limit {
             let text = out.text + &self.flush();
             self.send_token(token, text, logprobs);
@@ -113,6 +133,28 @@ impl Sequence {
         }
         self.send_token(token, out.text, logprobs);
         Next::Feed(token)
+    }
+
+    /// Samples from `logits`, among the tokens the constraint allows if there is one;
+    /// the constraint then takes the token.
+    fn sample(&mut self, logits: &[f32]) -> Result<u32, crate::ConstraintError> {
+        let Some(constraint) = self.constraint.as_mut() else {
+            return Ok(self.sampler.sample(logits));
+        };
+        self.masked.clear();
+        self.masked.extend_from_slice(logits);
+        constraint.mask_logits(&mut self.masked)?;
+        let token = self.sampler.sample(&self.masked);
+        constraint.commit(token)?;
+        Ok(token)
+    }
+
+    fn fail_with(&mut self, error: crate::ConstraintError) -> Next {
+        tracing::error!(%error, "constrained decoding failed");
+        self.fail(hearth_protocol::BackendError::Internal(format!(
+            "constrained decoding failed: {error}"
+        )));
+        Next::Finished
     }
 
     /// Ends the sequence with an error event (the model was unloaded, a forward failed).

@@ -1,8 +1,9 @@
-//! Real-model tests: llama.cpp parity on the models fetched by
+//! Real-model tests: llama.cpp parity and constrained JSON on the models fetched by
 //! `scripts/fetch-test-models.sh`.
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod constraint;
 mod parity;
 mod pool;
 mod support;

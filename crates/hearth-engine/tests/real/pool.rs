@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use hearth_engine::{EngineConfig, EnginePool, SchedulerConfig};
 use hearth_protocol::{
     Backend, BackendError, ChatMessage, Done, EventStream, GenerateEvent, GenerateRequest,
-    ModelPool, Prompt, SamplingParams, StopConditions,
+    ModelPool, Prompt, ResponseFormat, SamplingParams, StopConditions,
 };
 use hearth_test_support::{RealModel, parity, real_model};
 
@@ -188,4 +188,39 @@ async fn the_pool_lists_models_and_loads_them_on_first_use() {
     assert_eq!(pool.loaded().len(), 1);
     pool.unload(NAME).unwrap();
     assert!(pool.loaded().is_empty());
+}
+
+#[tokio::test]
+async fn a_json_schema_request_yields_json_that_fits_it() {
+    let Some(path) = real_model(RealModel::SmolLm2) else {
+        return;
+    };
+    let pool = pool(path, 512, 2);
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"color": {"type": "string"}, "count": {"type": "integer"}},
+        "required": ["color", "count"],
+    });
+    let question = ChatMessage::new("user", "Describe some apples as JSON.");
+    let request = GenerateRequest {
+        format: ResponseFormat::JsonSchema(schema),
+        ..greedy_request(Prompt::Chat(vec![question]), 64)
+    };
+    let (_, text, done) = run_done(&pool, request).await;
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        value["color"].is_string() && value["count"].is_i64(),
+        "{text}"
+    );
+    assert_eq!(done.finish_reason, hearth_protocol::FinishReason::Stop);
+
+    let bad = GenerateRequest {
+        format: ResponseFormat::JsonSchema(serde_json::json!({"type": "no-such-type"})),
+        ..greedy_request(Prompt::Text("hi".into()), 4)
+    };
+    let err = pool.generate(bad).await.unwrap_err();
+    assert!(
+        matches!(&err, BackendError::InvalidRequest { param: Some(p), .. } if p == "response_format"),
+        "{err:?}"
+    );
 }

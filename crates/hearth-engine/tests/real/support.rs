@@ -29,6 +29,7 @@ pub fn greedy(model: &Model, prompt: &[u32], n: usize) -> Vec<u32> {
         &SamplingParams::greedy(),
         &stop,
         1024,
+        None,
         |_| {},
     )
     .unwrap()

@@ -118,6 +118,7 @@ impl Session<'_> {
             &params,
             &stop,
             self.args.ctx_size,
+            None,
             |text| out.write(text),
         )?)
     }
