@@ -25,5 +25,7 @@ pub enum EngineError {
     #[error(transparent)]
     Constraint(#[from] crate::ConstraintError),
     #[error(transparent)]
+    Failed(hearth_protocol::BackendError),
+    #[error(transparent)]
     Model(#[from] hearth_models::ModelError),
 }

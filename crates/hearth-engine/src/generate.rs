@@ -1,12 +1,16 @@
-//! Running one sequence from prompt to finish: the loop behind `hearth run`.
+//! Running one sequence from prompt to finish, alone: the loop behind `hearth run`.
+//! The same [`Sequence`] state the batching engine uses turns logits into text.
 
 use std::time::{Duration, Instant};
 
 use hearth_models::{KvCache, Model, SeqChunk};
-use hearth_protocol::{FinishReason, SamplingParams, StopConditions, Usage};
+use hearth_protocol::{
+    BackendError, FinishReason, GenerateEvent, SamplingParams, StopConditions, Usage,
+};
 
+use crate::Constraint;
 use crate::error::EngineError;
-use crate::{Constraint, Sampler, StopMatcher, Utf8Stream};
+use crate::sequence::{NewSequence, Next, Sequence};
 
 /// Prompt tokens per forward pass while prefilling: bounds the activations' memory.
 const PREFILL_CHUNK: usize = 512;
@@ -36,7 +40,7 @@ pub fn generate(
     params: &SamplingParams,
     stop: &StopConditions,
     n_ctx: usize,
-    mut constraint: Option<Constraint>,
+    constraint: Option<Constraint>,
     mut on_text: impl FnMut(&str),
 ) -> Result<Outcome, EngineError> {
     if prompt.is_empty() {
@@ -51,66 +55,55 @@ pub fn generate(
         });
     }
     let started = Instant::now();
-    let mut sampler = Sampler::new(params);
-    prompt.iter().for_each(|&t| sampler.accept(t));
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let new = NewSequence {
+        prompt: prompt.to_vec(),
+        sampling: params.clone(),
+        stop: stop.clone(),
+        logprobs: None,
+        constraint,
+        events,
+    };
+    let mut sequence = Sequence::new(new, n_ctx);
     let mut logits = prefill(model, prompt, &mut cache)?;
     let prompt_time = started.elapsed();
 
-    let room = n_ctx - prompt.len();
-    let limit = stop.max_tokens.map_or(room, |m| m.min(room));
-    let mut stops = StopMatcher::new(&stop.stop);
-    let mut utf8 = Utf8Stream::new();
-    let mut tokens = Vec::new();
     let tokenizer = model.tokenizer();
-    let finish_reason = loop {
-        if tokens.len() >= limit {
-            break FinishReason::Length;
+    let mut tokens = Vec::new();
+    loop {
+        let next = sequence.step(&logits, tokenizer);
+        while let Ok(event) = received.try_recv() {
+            match event {
+                GenerateEvent::Token(t) => {
+                    // The end-of-generation token only carries held-back text.
+                    if !tokenizer.is_end_of_generation(t.token) {
+                        tokens.push(t.token);
+                    }
+                    on_text(&t.text);
+                }
+                GenerateEvent::Done(done) => {
+                    return Ok(Outcome {
+                        usage: done.usage,
+                        tokens,
+                        finish_reason: done.finish_reason,
+                        prompt_time,
+                        generation_time: started.elapsed() - prompt_time,
+                    });
+                }
+                GenerateEvent::Error(e) => return Err(EngineError::Failed(e)),
+            }
         }
-        if let Some(constraint) = constraint.as_mut() {
-            constraint.mask_logits(&mut logits)?;
-        }
-        let token = sampler.sample(&logits);
-        if tokenizer.is_end_of_generation(token) {
-            break FinishReason::Stop;
-        }
-        if let Some(constraint) = constraint.as_mut() {
-            constraint.commit(token)?;
-        }
-        sampler.accept(token);
-        tokens.push(token);
-        let out = stops.push(&utf8.push(tokenizer.token_bytes(token)));
-        on_text(&out.text);
-        if out.stopped || constraint.as_ref().is_some_and(Constraint::is_finished) {
-            break FinishReason::Stop;
-        }
-        if tokens.len() >= limit {
-            break FinishReason::Length;
-        }
+        let Next::Feed(token) = next else {
+            return Err(EngineError::Failed(BackendError::Internal(
+                "the sequence ended without a result".into(),
+            )));
+        };
         let chunk = SeqChunk {
             tokens: std::slice::from_ref(&token),
             start: cache.len(),
         };
         logits = model.forward(&[chunk], &mut [&mut cache])?.row(0).to_vec();
-    };
-    if !stops.is_stopped() {
-        let tail = utf8.finish();
-        let mut out = stops.push(&tail).text;
-        if !stops.is_stopped() {
-            out.push_str(&stops.finish());
-        }
-        on_text(&out);
     }
-    Ok(Outcome {
-        usage: Usage {
-            prompt_tokens: prompt.len(),
-            completion_tokens: tokens.len(),
-            cached_tokens: 0,
-        },
-        tokens,
-        finish_reason,
-        prompt_time,
-        generation_time: started.elapsed() - prompt_time,
-    })
 }
 
 /// Feeds the prompt through the model in chunks; returns the logits after its last token.

@@ -116,15 +116,17 @@ async fn a_dropped_stream_frees_its_slot() {
     let prompt = Prompt::Text("Once upon a time".into());
     let mut stream = pool.generate(greedy_request(prompt, 400)).await.unwrap();
     assert!(matches!(stream.next().await, Some(GenerateEvent::Token(_))));
-    assert_eq!(pool.stats().running, 1);
+    // The engine publishes its counters after each step, so wait for them.
+    wait_for_running(&pool, 1, "the sequence never showed as running").await;
     drop(stream);
+    wait_for_running(&pool, 0, "the cancelled sequence is still running").await;
+}
+
+async fn wait_for_running(pool: &EnginePool, n: usize, failure: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while pool.stats().running > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the cancelled sequence is still running"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    while pool.stats().running != n {
+        assert!(Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
