@@ -234,7 +234,7 @@ pub(crate) fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
 
 /// `mins[2c] · (sum of a over sub-block 2c) + mins[2c + 1] · (… 2c + 1)`, exact.
 #[inline(always)]
-pub(crate) fn pair_min(wb: &Q4KBlock, ab: &KActBlock, c: usize) -> i32 {
+fn pair_min(wb: &Q4KBlock, ab: &KActBlock, c: usize) -> i32 {
     let b = &ab.bsums[4 * c..4 * c + 4];
     wb.mins[2 * c] as i32 * (b[0] as i32 + b[1] as i32)
         + wb.mins[2 * c + 1] as i32 * (b[2] as i32 + b[3] as i32)

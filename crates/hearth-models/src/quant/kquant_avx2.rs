@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, pair_min};
+use super::kquant::{KActBlock, Path, Q4KBlock, Q6KBlock};
 
 #[target_feature(enable = "avx2,fma")]
 fn hsum_i32(v: __m256i) -> i32 {
@@ -32,8 +32,23 @@ pub(crate) unsafe fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
     let (mut acc, mut acc_min) = (0f32, 0f32);
     for (wb, ab) in w.iter().zip(a) {
         let (d, dmin) = (wb.d * ab.d, wb.dmin * ab.d);
+        // SAFETY: `bsums` holds 16 i16 and `mins` 8 bytes; unaligned loads in bounds.
+        let (bsums, mins) = unsafe {
+            (
+                _mm256_loadu_si256(ab.bsums.as_ptr().cast()),
+                _mm_loadl_epi64(wb.mins.as_ptr().cast()),
+            )
+        };
+        // Sums of a over the eight 32-value sub-blocks, then lane c of `min_pairs` is
+        // mins[2c] · sum[2c] + mins[2c + 1] · sum[2c + 1]: the min term of pair c.
+        let sub_sums = _mm_hadd_epi16(
+            _mm256_castsi256_si128(bsums),
+            _mm256_extracti128_si256(bsums, 1),
+        );
+        let min_pairs = _mm_madd_epi16(_mm_cvtepu8_epi16(mins), sub_sums);
         let mut sums = _mm256_setzero_si256();
-        for c in 0..4 {
+        let mut pairs = [_mm256_setzero_si256(); 4];
+        for (c, pair) in pairs.iter_mut().enumerate() {
             // SAFETY: `qs` holds 128 bytes and `ab.qs` 256; unaligned loads in bounds.
             let (raw, y_lo, y_hi) = unsafe {
                 (
@@ -52,17 +67,27 @@ pub(crate) unsafe fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
                 _mm256_maddubs_epi16(x_hi, y_hi),
                 _mm256_set1_epi16(wb.scales[2 * c + 1] as i16),
             );
-            let pair = _mm256_add_epi32(p_lo, p_hi);
-            if path == Path::Batched {
-                acc = (hsum_i32(pair) as f32).mul_add(d, acc);
-                acc_min = (pair_min(wb, ab, c) as f32).mul_add(dmin, acc_min);
-            } else {
-                sums = _mm256_add_epi32(sums, pair);
-            }
+            *pair = _mm256_add_epi32(p_lo, p_hi);
+            sums = _mm256_add_epi32(sums, *pair);
         }
-        if path == Path::Single {
-            let min: i32 = (0..4).map(|c| pair_min(wb, ab, c)).sum();
-            acc = (hsum_i32(sums) as f32).mul_add(d, acc);
+        if path == Path::Batched {
+            let mut min_lanes = [0i32; 4];
+            // SAFETY: 16 bytes into a 16-byte array.
+            unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), min_pairs) };
+            for (pair, min) in pairs.into_iter().zip(min_lanes) {
+                acc = (hsum_i32(pair) as f32).mul_add(d, acc);
+                acc_min = (min as f32).mul_add(dmin, acc_min);
+            }
+        } else {
+            // [Σ sums, Σ min_pairs] in lanes 0 and 1.
+            let s4 = _mm_add_epi32(
+                _mm256_castsi256_si128(sums),
+                _mm256_extracti128_si256(sums, 1),
+            );
+            let both = _mm_hadd_epi32(_mm_hadd_epi32(s4, min_pairs), _mm_setzero_si128());
+            let sum = _mm_cvtsi128_si32(both);
+            let min = _mm_extract_epi32(both, 1);
+            acc = (sum as f32).mul_add(d, acc);
             acc_min = (min as f32).mul_add(dmin, acc_min);
         }
     }

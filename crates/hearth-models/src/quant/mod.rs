@@ -260,13 +260,20 @@ fn kernels() -> Kernels {
     })
 }
 
+/// Activation rows taken together against each weight row, so that they stay in cache
+/// while the task's weight rows stream past (a long prompt's activations do not fit).
+const ACT_TILE: usize = 8;
+
 /// Sets `out[j · m + i] = dot(first + j, i)`: weight row `first + j` times activation
 /// row `i`, for the weight rows `out` covers.
 #[inline(always)]
 fn fill(out: &mut [f32], m: usize, first: usize, dot: impl Fn(usize, usize) -> f32) {
-    for (j, col) in out.chunks_exact_mut(m).enumerate() {
-        for (i, y) in col.iter_mut().enumerate() {
-            *y = dot(first + j, i);
+    for i0 in (0..m).step_by(ACT_TILE) {
+        let tile = i0..(i0 + ACT_TILE).min(m);
+        for (j, col) in out.chunks_exact_mut(m).enumerate() {
+            for (i, y) in col[tile.clone()].iter_mut().enumerate() {
+                *y = dot(first + j, i0 + i);
+            }
         }
     }
 }
