@@ -13,7 +13,7 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
-use crate::llama::Stack;
+use crate::llama::{Stack, chunk_rows};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
@@ -174,7 +174,7 @@ impl Gemma3 {
             |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
         )?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
-        self.embedding.forward(&last)
+        self.embedding.forward(&last, &vec![1; chunks.len()])
     }
 
     fn layer_forward(
@@ -191,10 +191,11 @@ impl Gemma3 {
         } else {
             (&self.local_rope, Some(cfg.sliding_window))
         };
+        let groups = chunk_rows(chunks);
         let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
-        let q = head_norm(&layer.wq.forward(&h)?, &layer.q_norm, cfg)?;
-        let k = head_norm(&layer.wk.forward(&h)?, &layer.k_norm, cfg)?;
-        let v = layer.wv.forward(&h)?;
+        let q = head_norm(&layer.wq.forward(&h, &groups)?, &layer.q_norm, cfg)?;
+        let k = head_norm(&layer.wk.forward(&h, &groups)?, &layer.k_norm, cfg)?;
+        let v = layer.wv.forward(&h, &groups)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         let heads = Heads {
             n_heads: cfg.n_heads,
@@ -211,15 +212,19 @@ impl Gemma3 {
             scale,
             window,
         )?;
-        let attn = layer.wo.forward(&attn)?;
+        let attn = layer.wo.forward(&attn, &groups)?;
         let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps)?;
         let h = (x + attn)?;
         let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps)?;
-        let g: Vec<f32> = layer.w_gate.forward(&f)?.flatten_all()?.to_vec1()?;
-        let u: Vec<f32> = layer.w_up.forward(&f)?.flatten_all()?.to_vec1()?;
+        let g: Vec<f32> = layer
+            .w_gate
+            .forward(&f, &groups)?
+            .flatten_all()?
+            .to_vec1()?;
+        let u: Vec<f32> = layer.w_up.forward(&f, &groups)?.flatten_all()?.to_vec1()?;
         let gu = Tensor::from_vec(gelu_mul(&g, &u), (h.dim(0)?, cfg.n_ff), &self.device)?;
         let f = rms_norm(
-            &layer.w_down.forward(&gu)?,
+            &layer.w_down.forward(&gu, &groups)?,
             &layer.ffn_post_norm,
             cfg.rms_eps,
         )?;

@@ -97,8 +97,8 @@ impl Projection {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.weight.forward(x)?;
+    fn forward(&self, x: &Tensor, groups: &[usize]) -> Result<Tensor> {
+        let y = self.weight.forward(x, groups)?;
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -216,7 +216,7 @@ impl Llama {
             |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
         )?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
-        self.output.forward(&last)
+        self.output.forward(&last, &vec![1; chunks.len()])
     }
 
     fn layer_forward(
@@ -228,10 +228,11 @@ impl Llama {
         caches: &[&mut KvCache],
     ) -> Result<Tensor> {
         let cfg = &self.cfg;
+        let groups = chunk_rows(chunks);
         let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
-        let q = layer.wq.forward(&h)?;
-        let k = layer.wk.forward(&h)?;
-        let v = layer.wv.forward(&h)?;
+        let q = layer.wq.forward(&h, &groups)?;
+        let k = layer.wk.forward(&h, &groups)?;
+        let v = layer.wv.forward(&h, &groups)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         let heads = Heads {
             n_heads: cfg.n_heads,
@@ -248,11 +249,11 @@ impl Llama {
             scale,
             None,
         )?;
-        let x = (x + layer.wo.forward(&attn)?)?;
+        let x = (x + layer.wo.forward(&attn, &groups)?)?;
         let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-        let gate = layer.w_gate.forward(&h)?;
-        let up = layer.w_up.forward(&h)?;
-        Ok((&x + layer.w_down.forward(&swiglu(&gate, &up)?)?)?)
+        let gate = layer.w_gate.forward(&h, &groups)?;
+        let up = layer.w_up.forward(&h, &groups)?;
+        Ok((&x + layer.w_down.forward(&swiglu(&gate, &up)?, &groups)?)?)
     }
 }
 
@@ -292,6 +293,11 @@ impl Stack<'_> {
 }
 
 /// The rows of `x` (one per token of the batch) that hold each chunk's last token.
+/// The row count of each chunk, in batch order: the row groups of the linear layers.
+pub(crate) fn chunk_rows(chunks: &[SeqChunk]) -> Vec<usize> {
+    chunks.iter().map(|c| c.tokens.len()).collect()
+}
+
 fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor> {
     let rows: Vec<u32> = chunks
         .iter()

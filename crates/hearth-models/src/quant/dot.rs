@@ -34,7 +34,7 @@ pub(crate) struct Q5_0Block {
 
 /// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`: `hsum_float_8`'s order.
 #[inline(always)]
-fn reduce(l: &[f32; 8]) -> f32 {
+pub(crate) fn reduce(l: &[f32; 8]) -> f32 {
     ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
 

@@ -1,13 +1,18 @@
 //! Hearth's own quantized matrix multiplication for the block formats it has kernels
-//! for (Q4_1, Q5_0, Q8_0), arithmetically identical to llama.cpp's.
+//! for (Q4_1, Q5_0, Q8_0 against 32-value `Q8_0`/`Q8_1` activation blocks; Q4_K, Q6_K
+//! against 256-value `Q8_K` blocks), arithmetically identical to llama.cpp's.
 //!
 //! Weights are repacked at load time into blocks with f32 scales (no f16 conversion
-//! in the inner loop); activations are quantized once per matmul. Kernels are compiled
+//! in the inner loop, K-quant scales unpacked); activations are quantized once per
+//! matmul. Kernels are compiled
 //! twice — for AVX2+FMA and portable — and picked at run time; both give bit-identical
 //! results, since `mul_add` is exactly fused either way.
 
 mod act;
 mod dot;
+mod kquant;
+#[cfg(target_arch = "x86_64")]
+mod kquant_avx2;
 
 use half::f16;
 use hearth_gguf::GgmlType;
@@ -15,12 +20,84 @@ use rayon::prelude::*;
 
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
+use kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, QK_K, quantize_row_k};
 
 #[derive(Debug, Clone)]
 enum Blocks {
     Q4_1(Vec<Q4_1Block>),
     Q5_0(Vec<Q5_0Block>),
     Q8_0(Vec<Q8_0Block>),
+    Q4K(Vec<Q4KBlock>),
+    Q6K(Vec<Q6KBlock>),
+}
+
+impl Blocks {
+    /// Values per block, which is also the activation block length.
+    fn len(&self) -> usize {
+        match self {
+            Self::Q4_1(_) | Self::Q5_0(_) | Self::Q8_0(_) => BLOCK,
+            Self::Q4K(_) | Self::Q6K(_) => QK_K,
+        }
+    }
+}
+
+/// One matmul's activations, quantized for the weight's format: `m` rows of
+/// `cols / block` blocks, and for K-quants the path each row takes.
+enum Acts {
+    Q8(Vec<ActBlock>),
+    Q8K(Vec<KActBlock>, Vec<Path>),
+}
+
+impl Acts {
+    /// `groups` are the row counts of the sequence chunks in `x`, in order.
+    fn quantize(blocks: &Blocks, x: &[f32], cols: usize, groups: &[usize]) -> Self {
+        let m = groups.iter().sum::<usize>();
+        let k = cols / blocks.len();
+        match blocks {
+            Blocks::Q4_1(_) | Blocks::Q5_0(_) | Blocks::Q8_0(_) => {
+                let mut acts = vec![ActBlock::default(); m * k];
+                for (row, out) in x.chunks_exact(cols).zip(acts.chunks_exact_mut(k)) {
+                    quantize_row(row, out);
+                }
+                Self::Q8(acts)
+            }
+            Blocks::Q4K(_) | Blocks::Q6K(_) => {
+                let q4k = matches!(blocks, Blocks::Q4K(_));
+                let paths = k_paths(q4k, groups);
+                let mut acts = vec![KActBlock::default(); m * k];
+                for ((row, out), &path) in x
+                    .chunks_exact(cols)
+                    .zip(acts.chunks_exact_mut(k))
+                    .zip(&paths)
+                {
+                    quantize_row_k(row, out, q4k && path == Path::Batched);
+                }
+                Self::Q8K(acts, paths)
+            }
+        }
+    }
+}
+
+/// The path of each row of a K-quant matmul whose rows come in sequence chunks of
+/// `groups` rows, as llama.cpp picks it for a batch of one chunk: `Q4_K` rows in whole
+/// groups of four take the gemm, `Q6_K` chunks of 8 rows or more the tiled matmul.
+fn k_paths(q4k: bool, groups: &[usize]) -> Vec<Path> {
+    let mut paths = Vec::with_capacity(groups.iter().sum());
+    for &n in groups {
+        if q4k {
+            paths.extend((0..n).map(|p| {
+                if p < n - n % 4 {
+                    Path::Batched
+                } else {
+                    Path::Single
+                }
+            }));
+        } else {
+            let path = if n >= 8 { Path::Batched } else { Path::Single };
+            paths.extend(std::iter::repeat_n(path, n));
+        }
+    }
+    paths
 }
 
 /// A `rows × cols` weight matrix in a block format, used as `y = x · Wᵀ`.
@@ -39,7 +116,11 @@ impl QMatrix {
     /// Repacks GGUF block data; `None` for formats without a kernel here or data of
     /// the wrong size.
     pub(crate) fn from_gguf(ty: GgmlType, data: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        if !cols.is_multiple_of(BLOCK) || data.len() != rows * cols / BLOCK * ty.block_bytes() {
+        let block = ty.block_len();
+        if block == 0
+            || !cols.is_multiple_of(block)
+            || data.len() != rows * cols / block * ty.block_bytes()
+        {
             return None;
         }
         let raw = data.chunks_exact(ty.block_bytes());
@@ -67,6 +148,8 @@ impl QMatrix {
                 })
                 .collect(),
             ),
+            GgmlType::Q4K => Blocks::Q4K(raw.map(Q4KBlock::from_gguf).collect()),
+            GgmlType::Q6K => Blocks::Q6K(raw.map(Q6KBlock::from_gguf).collect()),
             _ => return None,
         };
         Some(Self { rows, cols, blocks })
@@ -85,7 +168,7 @@ impl QMatrix {
         if r >= self.rows {
             return None;
         }
-        let k = self.cols / BLOCK;
+        let k = self.cols / self.blocks.len();
         let mut out = Vec::with_capacity(self.cols);
         match &self.blocks {
             Blocks::Q4_1(b) => {
@@ -114,20 +197,22 @@ impl QMatrix {
                     out.extend(blk.qs.iter().map(|&q| blk.d * q as f32));
                 }
             }
+            Blocks::Q4K(b) => b[r * k..(r + 1) * k]
+                .iter()
+                .for_each(|blk| blk.dequantize(&mut out)),
+            Blocks::Q6K(b) => b[r * k..(r + 1) * k]
+                .iter()
+                .for_each(|blk| blk.dequantize(&mut out)),
         }
         Some(out)
     }
 
-    /// `x · Wᵀ` for `x` of `m × cols` (row-major); returns `m × rows`.
-    pub(crate) fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let k_blocks = self.cols / BLOCK;
-        let mut acts = vec![ActBlock::default(); m * k_blocks];
-        for (row, out) in x
-            .chunks_exact(self.cols)
-            .zip(acts.chunks_exact_mut(k_blocks))
-        {
-            quantize_row(row, out);
-        }
+    /// `x · Wᵀ` for `x` of `m × cols` (row-major), whose rows come from sequence chunks
+    /// of `groups` rows (summing to `m`); returns `m × rows`. A row's value depends only
+    /// on its own chunk's length and its place in it (K-quants follow llama.cpp there).
+    pub(crate) fn matmul(&self, x: &[f32], groups: &[usize]) -> Vec<f32> {
+        let m = groups.iter().sum::<usize>();
+        let acts = Acts::quantize(&self.blocks, x, self.cols, groups);
         // Weight-row major, so each task writes one contiguous slice.
         let mut by_weight_row = vec![0f32; self.rows * m];
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
@@ -136,7 +221,7 @@ impl QMatrix {
             .enumerate()
             .for_each(|(task, out)| {
                 let first = task * rows_per_task;
-                kernels().run(self, &acts, k_blocks, first, out, m);
+                kernels().run(self, &acts, first, out, m);
             });
         if m == 1 {
             return by_weight_row;
@@ -154,20 +239,12 @@ impl QMatrix {
 /// One compiled copy of the kernels.
 #[derive(Clone, Copy)]
 struct Kernels {
-    run: fn(&QMatrix, &[ActBlock], usize, usize, &mut [f32], usize),
+    run: fn(&QMatrix, &Acts, usize, &mut [f32], usize),
 }
 
 impl Kernels {
-    fn run(
-        self,
-        w: &QMatrix,
-        acts: &[ActBlock],
-        k: usize,
-        first: usize,
-        out: &mut [f32],
-        m: usize,
-    ) {
-        (self.run)(w, acts, k, first, out, m)
+    fn run(self, w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+        (self.run)(w, acts, first, out, m)
     }
 }
 
@@ -183,48 +260,118 @@ fn kernels() -> Kernels {
     })
 }
 
-/// Computes `out[(r - first) · m + i] = W[r] · act[i]` for the weight rows `out` covers.
+/// Activation rows taken together against each weight row, so that they stay in cache
+/// while the task's weight rows stream past (a long prompt's activations do not fit).
+const ACT_TILE: usize = 8;
+
+/// Sets `out[j · m + i] = dot(first + j, i)`: weight row `first + j` times activation
+/// row `i`, for the weight rows `out` covers.
 #[inline(always)]
-fn rows_generic(w: &QMatrix, acts: &[ActBlock], k: usize, first: usize, out: &mut [f32], m: usize) {
-    for (j, col) in out.chunks_exact_mut(m).enumerate() {
-        let r = first + j;
-        for (i, y) in col.iter_mut().enumerate() {
-            let a = &acts[i * k..(i + 1) * k];
-            *y = match &w.blocks {
-                Blocks::Q4_1(b) => dot::q4_1(&b[r * k..(r + 1) * k], a),
-                Blocks::Q5_0(b) => dot::q5_0(&b[r * k..(r + 1) * k], a),
-                Blocks::Q8_0(b) => dot::q8_0(&b[r * k..(r + 1) * k], a),
-            };
+fn fill(out: &mut [f32], m: usize, first: usize, dot: impl Fn(usize, usize) -> f32) {
+    for i0 in (0..m).step_by(ACT_TILE) {
+        let tile = i0..(i0 + ACT_TILE).min(m);
+        for (j, col) in out.chunks_exact_mut(m).enumerate() {
+            for (i, y) in col[tile.clone()].iter_mut().enumerate() {
+                *y = dot(first + j, i0 + i);
+            }
         }
     }
 }
 
-fn rows_portable(
-    w: &QMatrix,
-    acts: &[ActBlock],
-    k: usize,
-    first: usize,
-    out: &mut [f32],
-    m: usize,
-) {
-    rows_generic(w, acts, k, first, out, m)
+/// Expands to one `fill` per weight format, calling `$q4_1(weights, acts)` and so on
+/// with row `r` of the weights and row `i` of the activations. `Acts::quantize` always
+/// pairs a format with its activation kind, so the last arm is never taken.
+macro_rules! dispatch {
+    ($w:expr, $acts:expr, $first:expr, $out:expr, $m:expr,
+     $q4_1:path, $q5_0:path, $q8_0:path, $q4_k:path, $q6_k:path) => {{
+        let k = $w.cols / $w.blocks.len();
+        let (w, a) = (&$w.blocks, $acts);
+        let rows = |r: usize| r * k..(r + 1) * k;
+        match (w, a) {
+            (Blocks::Q4_1(b), Acts::Q8(a)) => {
+                fill($out, $m, $first, |r, i| $q4_1(&b[rows(r)], &a[rows(i)]))
+            }
+            (Blocks::Q5_0(b), Acts::Q8(a)) => {
+                fill($out, $m, $first, |r, i| $q5_0(&b[rows(r)], &a[rows(i)]))
+            }
+            (Blocks::Q8_0(b), Acts::Q8(a)) => {
+                fill($out, $m, $first, |r, i| $q8_0(&b[rows(r)], &a[rows(i)]))
+            }
+            (Blocks::Q4K(b), Acts::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
+                $q4_k(&b[rows(r)], &a[rows(i)], p[i])
+            }),
+            (Blocks::Q6K(b), Acts::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
+                $q6_k(&b[rows(r)], &a[rows(i)], p[i])
+            }),
+            _ => $out.fill(f32::NAN),
+        }
+    }};
+}
+
+fn rows_portable(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+    dispatch!(
+        w,
+        acts,
+        first,
+        out,
+        m,
+        dot::q4_1,
+        dot::q5_0,
+        dot::q8_0,
+        kquant::q4_k,
+        kquant::q6_k
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
-fn rows_avx2(w: &QMatrix, acts: &[ActBlock], k: usize, first: usize, out: &mut [f32], m: usize) {
-    for (j, col) in out.chunks_exact_mut(m).enumerate() {
-        let r = first + j;
-        for (i, y) in col.iter_mut().enumerate() {
-            let a = &acts[i * k..(i + 1) * k];
-            // SAFETY: only chosen by `kernels()` after detecting AVX2 and FMA.
-            *y = unsafe {
-                match &w.blocks {
-                    Blocks::Q4_1(b) => dot::avx2::q4_1(&b[r * k..(r + 1) * k], a),
-                    Blocks::Q5_0(b) => dot::avx2::q5_0(&b[r * k..(r + 1) * k], a),
-                    Blocks::Q8_0(b) => dot::avx2::q8_0(&b[r * k..(r + 1) * k], a),
-                }
-            };
-        }
+#[target_feature(enable = "avx2,fma")]
+fn rows_avx2_inner(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+    // SAFETY (for each kernel): this function only runs where AVX2 and FMA are enabled.
+    use avx2_kernels::*;
+    dispatch!(w, acts, first, out, m, q4_1, q5_0, q8_0, q4_k, q6_k)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn rows_avx2(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+    // SAFETY: only chosen by `kernels()` after detecting AVX2 and FMA.
+    unsafe { rows_avx2_inner(w, acts, first, out, m) }
+}
+
+/// Safe wrappers over the AVX2 kernels, callable from `avx2,fma` functions only.
+#[cfg(target_arch = "x86_64")]
+mod avx2_kernels {
+    use super::*;
+
+    macro_rules! wrap {
+        ($($name:ident($w:ty, $a:ty) = $kernel:path;)*) => {$(
+            #[inline]
+            #[target_feature(enable = "avx2,fma")]
+            pub(super) fn $name(w: &[$w], a: &[$a]) -> f32 {
+                // SAFETY: callers are compiled with AVX2 and FMA enabled, which
+                // `kernels()` only picks after detecting them.
+                unsafe { $kernel(w, a) }
+            }
+        )*};
+    }
+
+    wrap! {
+        q4_1(Q4_1Block, ActBlock) = dot::avx2::q4_1;
+        q5_0(Q5_0Block, ActBlock) = dot::avx2::q5_0;
+        q8_0(Q8_0Block, ActBlock) = dot::avx2::q8_0;
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
+        // SAFETY: as above.
+        unsafe { kquant_avx2::q4_k(w, a, path) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn q6_k(w: &[Q6KBlock], a: &[KActBlock], path: Path) -> f32 {
+        // SAFETY: as above.
+        unsafe { kquant_avx2::q6_k(w, a, path) }
     }
 }
 
