@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The full test tier: everything scripts/test.sh runs, plus the tests marked
-# `#[ignore = "full tier: …"]`: parity on Qwen2.5-Coder (and later Gemma 3).
+# `#[ignore = "full tier: …"]` (parity on Qwen2.5-Coder and the full Gemma 3 runs),
+# then the benchmarks against llama.cpp (scripts/bench.py, scripts/bench-serve.py),
+# which rewrite their tables in docs/benchmarks.md. `--no-bench` skips those.
 #
-# usage: scripts/test-full.sh
+# usage: scripts/test-full.sh [--no-bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test.sh
@@ -10,3 +12,8 @@ echo "==> test models (all)"
 scripts/fetch-test-models.sh all >/dev/null
 echo "==> full-tier tests"
 HEARTH_REQUIRE_TEST_MODELS=1 cargo test --workspace --locked -- --ignored
+if [[ "${1:-}" != "--no-bench" ]]; then
+    echo "==> benchmarks against llama.cpp"
+    scripts/bench.py
+    scripts/bench-serve.py
+fi
