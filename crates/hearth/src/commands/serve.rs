@@ -107,9 +107,7 @@ fn split_host_port(value: &str) -> anyhow::Result<(String, Option<u16>)> {
         )
     };
     let (host, port) = match value.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => {
-            (h, Some(p.parse::<u16>().map_err(|_| bad())?))
-        }
+        Some((h, p)) if !p.contains(']') => (h, Some(p.parse::<u16>().map_err(|_| bad())?)),
         _ => (value, None),
     };
     if host.is_empty() {
