@@ -11,6 +11,7 @@
 //! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
 //! step of `vec_dot_f16`, with the same result (the cached values being finite).
 
+use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::{Heads, Params, Seq};
@@ -26,15 +27,18 @@ pub(crate) struct Scratch {
     values_t: Vec<f32>,
     /// Scores, then attention weights, of one query row.
     probs: Vec<f32>,
+    /// The weights rounded to f16.
+    probs16: Vec<f16>,
 }
 
-/// Attention of query head `head` for the rows `first..first + q_rows / width` of
-/// `seq`'s chunk; `q_rows` is token-major, `(rows, n_heads · head_dim)`. Returns
-/// `(rows, head_dim)`.
-pub(crate) fn head_rows(
+/// Attention of the query heads sharing key/value head `kv`, for the rows
+/// `first..first + q_rows / width` of `seq`'s chunk; `q_rows` is token-major,
+/// `(rows, n_heads · head_dim)`. Returns `(group, rows, head_dim)`, `group` being the
+/// query heads per key/value head.
+pub(crate) fn kv_head_rows(
     scratch: &mut Scratch,
     seq: &Seq,
-    head: usize,
+    kv: usize,
     first: usize,
     q_rows: &[f32],
     p: Params,
@@ -44,7 +48,7 @@ pub(crate) fn head_rows(
         n_kv_heads,
         head_dim,
     } = p.heads;
-    let kv = head / (n_heads / n_kv_heads);
+    let group = n_heads / n_kv_heads;
     let n_rows = q_rows.len() / (n_heads * head_dim);
     let cells = seq.view.cells;
     // The last row sees this many keys; the value sums read whole groups of 64.
@@ -58,21 +62,24 @@ pub(crate) fn head_rows(
         seq.view.values_t[(kv * head_dim + c) * cells..][..stride].convert_to_f32_slice(dst);
     }
     scratch.probs.resize(stride, 0.0);
-    let mut out = vec![0f32; n_rows * head_dim];
-    let rows = Rows {
-        keys: &scratch.keys,
-        values_t: &scratch.values_t,
-        stride,
-        q: q_rows,
-        q_offset: head * head_dim,
-        q_width: n_heads * head_dim,
-        head_dim,
-        position: seq.start + first,
-        single: seq.n == 1,
-        scale: p.scale,
-        window: p.window,
-    };
-    rows_of_head(&rows, &mut scratch.probs, &mut out);
+    scratch.probs16.resize(stride, f16::ZERO);
+    let mut out = vec![0f32; group * n_rows * head_dim];
+    for (g, out) in out.chunks_exact_mut(n_rows * head_dim).enumerate() {
+        let rows = Rows {
+            keys: &scratch.keys,
+            values_t: &scratch.values_t,
+            stride,
+            q: q_rows,
+            q_offset: (kv * group + g) * head_dim,
+            q_width: n_heads * head_dim,
+            head_dim,
+            position: seq.start + first,
+            single: seq.n == 1,
+            scale: p.scale,
+            window: p.window,
+        };
+        rows_of_head(&rows, &mut scratch.probs, &mut scratch.probs16, out);
+    }
     out
 }
 
@@ -96,10 +103,10 @@ pub(crate) struct Rows<'a> {
     pub window: usize,
 }
 
-cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], out: &mut [f32]) -> () = rows_generic);
+cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) -> () = rows_generic);
 
 #[inline(always)]
-fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
+fn rows_generic(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) {
     let hd = r.head_dim;
     for (i, o) in out.chunks_exact_mut(hd).enumerate() {
         let qi = &r.q[i * r.q_width + r.q_offset..][..hd];
@@ -117,9 +124,11 @@ fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
             *s = dot * r.scale;
         }
         ggml_math::softmax(scores);
-        for p in scores.iter_mut() {
-            *p = half::f16::from_f32(*p).to_f32();
-        }
+        // Attention weights meet the f16 values as f16 (half's slice conversions use
+        // F16C when the CPU has it; both directions round as the scalar ones do).
+        let weights16 = &mut probs16[..visible];
+        weights16.convert_from_f32_slice(scores);
+        weights16.convert_to_f32_slice(scores);
         let len = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
         probs[visible..len].fill(0.0);
         for (c, o) in o.iter_mut().enumerate() {
@@ -134,10 +143,15 @@ fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
 #[inline(always)]
 pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
-    for (ca, cb) in a.chunks(16).zip(b.chunks(16)) {
-        for (l, (&x, &y)) in ca.iter().zip(cb).enumerate() {
-            lanes[l] = x.mul_add(y, lanes[l]);
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            lanes[l] = x[l].mul_add(y[l], lanes[l]);
         }
+    }
+    for (l, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        lanes[l] = x.mul_add(y, lanes[l]);
     }
     ggml_math::reduce_16(&lanes)
 }

@@ -1,10 +1,11 @@
 //! Causal attention of each sequence's chunk over its cached keys and values.
 //!
 //! Per layer, [`attend_chunks`] rotates the chunk's queries and keys, writes keys and
-//! values into each sequence's f16 cache, then splits the work into tasks — one query
-//! head of one sequence over a block of its rows — and runs them on rayon's pool. Each
-//! task converts the cells it reads from f16 to f32 once (exactly: every f16 is an
-//! f32) and runs [`kernel`]'s llama.cpp arithmetic on them.
+//! values into each sequence's f16 cache, then splits the work into tasks — the query
+//! heads sharing one key/value head, of one sequence, over a block of its rows — and
+//! runs them on rayon's pool. Each task converts the cells it reads from f16 to f32
+//! once (exactly: every f16 is an f32) and runs [`kernel`]'s llama.cpp arithmetic on
+//! them.
 
 mod kernel;
 
@@ -118,11 +119,11 @@ pub(crate) struct Params {
     pub window: usize,
 }
 
-/// Query head `head` of sequence `seq`, rows `rows`.
+/// The query heads of key/value head `kv` of sequence `seq`, rows `rows`.
 #[derive(Clone, Copy)]
 struct Task {
     seq: usize,
-    head: usize,
+    kv: usize,
     rows: (usize, usize),
 }
 
@@ -130,16 +131,19 @@ struct Task {
 /// queries, rounded to f16, `(tokens, n_heads · head_dim)`. Returns the same shape.
 pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
     let Heads {
-        n_heads, head_dim, ..
+        n_heads,
+        n_kv_heads,
+        head_dim,
     } = p.heads;
+    let group = n_heads / n_kv_heads;
     let mut tasks = Vec::new();
     let mut work = 0;
     for (s, seq) in seqs.iter().enumerate() {
-        for head in 0..n_heads {
+        for kv in 0..n_kv_heads {
             for first in (0..seq.n).step_by(ROWS_PER_TASK) {
                 let rows = (first, (first + ROWS_PER_TASK).min(seq.n));
-                work += (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
-                tasks.push(Task { seq: s, head, rows });
+                work += group * (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
+                tasks.push(Task { seq: s, kv, rows });
             }
         }
     }
@@ -147,7 +151,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
         let seq = &seqs[t.seq];
         let width = n_heads * head_dim;
         let q_rows = &q[(seq.first_row + t.rows.0) * width..(seq.first_row + t.rows.1) * width];
-        kernel::head_rows(scratch, seq, t.head, t.rows.0, q_rows, p)
+        kernel::kv_head_rows(scratch, seq, t.kv, t.rows.0, q_rows, p)
     };
     let results: Vec<Vec<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
         tasks.par_iter().map_init(Scratch::default, run).collect()
@@ -158,10 +162,14 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
     let tokens: usize = seqs.iter().map(|s| s.n).sum();
     let width = n_heads * head_dim;
     let mut out = vec![0f32; tokens * width];
-    for (t, rows) in tasks.iter().zip(&results) {
+    for (t, result) in tasks.iter().zip(&results) {
         let first = seqs[t.seq].first_row + t.rows.0;
-        for (i, o) in rows.chunks_exact(head_dim).enumerate() {
-            out[(first + i) * width + t.head * head_dim..][..head_dim].copy_from_slice(o);
+        let n_rows = t.rows.1 - t.rows.0;
+        for (g, rows) in result.chunks_exact(n_rows * head_dim).enumerate() {
+            let col = (t.kv * group + g) * head_dim;
+            for (i, o) in rows.chunks_exact(head_dim).enumerate() {
+                out[(first + i) * width + col..][..head_dim].copy_from_slice(o);
+            }
         }
     }
     out
