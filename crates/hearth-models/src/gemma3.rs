@@ -183,7 +183,7 @@ impl Gemma3 {
         layer: &Layer,
         x: &Tensor,
         chunks: &[SeqChunk],
-        caches: &[&mut KvCache],
+        caches: &mut [&mut KvCache],
     ) -> Result<Tensor> {
         let cfg = &self.cfg;
         let (rope, window) = if cfg.is_global(index) {
@@ -243,8 +243,9 @@ cpu::fma_dispatch!(fn gelu_mul(g: &[f32], u: &[f32]) -> Vec<f32> = gelu_mul_gene
 
 #[inline(always)]
 fn gelu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
-    g.iter()
-        .zip(u)
-        .map(|(&g, &u)| ggml_math::gelu(g) * u)
-        .collect()
+    let mut out = vec![0f32; g.len().min(u.len())];
+    for ((o, &g), &u) in out.iter_mut().zip(g).zip(u) {
+        *o = ggml_math::gelu(g) * u;
+    }
+    out
 }

@@ -1,6 +1,7 @@
 //! Per-sequence key/value caches, preallocated for the whole context.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
+use half::f16;
 
 use crate::error::{ModelError, Result};
 
@@ -12,31 +13,50 @@ pub struct CacheShape {
     pub head_dim: usize,
 }
 
-/// Keys and values of one sequence for every layer, `(n_kv_heads, n_ctx, head_dim)` each.
+/// Cells are allocated in multiples of this, so attention can read whole groups of
+/// 64 cells (the step of `vec_dot_f16`) without running off the end.
+pub(crate) const CELL_GROUP: usize = 64;
+
+/// Keys and values of one sequence for every layer.
 ///
 /// Stored as f16, as llama.cpp does by default: half the memory, and the same rounding
-/// of keys and values, which keeps greedy outputs aligned with it. Allocated once;
-/// appending writes in place.
+/// of keys and values, which keeps greedy outputs aligned with it. Keys are
+/// `(n_kv_heads, cells, head_dim)`; values are stored transposed,
+/// `(n_kv_heads, head_dim, cells)`, as llama.cpp stores them without flash attention,
+/// because the weighted sum of values runs along positions. `cells` is the context
+/// rounded up to [`CELL_GROUP`]. Allocated once; appending writes in place.
 #[derive(Debug)]
 pub struct KvCache {
-    keys: Vec<Tensor>,
-    values: Vec<Tensor>,
+    shape: CacheShape,
+    keys: Vec<Vec<f16>>,
+    values_t: Vec<Vec<f16>>,
     n_ctx: usize,
+    cells: usize,
     len: usize,
+}
+
+/// One layer of a cache, read-only, as attention sees it.
+#[derive(Clone, Copy)]
+pub(crate) struct LayerView<'a> {
+    /// `(n_kv_heads, cells, head_dim)`.
+    pub keys: &'a [f16],
+    /// `(n_kv_heads, head_dim, cells)`.
+    pub values_t: &'a [f16],
+    pub cells: usize,
 }
 
 impl KvCache {
     pub fn new(shape: CacheShape, n_ctx: usize, device: &Device) -> Result<Self> {
-        let dims = (shape.n_kv_heads, n_ctx, shape.head_dim);
-        let alloc = || -> Result<Vec<Tensor>> {
-            (0..shape.n_layers)
-                .map(|_| Ok(Tensor::zeros(dims, DType::F16, device)?))
-                .collect()
-        };
+        let _ = device; // the cache lives in host memory, beside the CPU kernels
+        let cells = n_ctx.div_ceil(CELL_GROUP) * CELL_GROUP;
+        let per_layer = shape.n_kv_heads * cells * shape.head_dim;
+        let alloc = || vec![vec![f16::ZERO; per_layer]; shape.n_layers];
         Ok(Self {
-            keys: alloc()?,
-            values: alloc()?,
+            shape,
+            keys: alloc(),
+            values_t: alloc(),
             n_ctx,
+            cells,
             len: 0,
         })
     }
@@ -63,8 +83,8 @@ impl KvCache {
     pub fn size_in_bytes(&self) -> usize {
         self.keys
             .iter()
-            .chain(&self.values)
-            .map(|t| t.elem_count() * t.dtype().size_in_bytes())
+            .chain(&self.values_t)
+            .map(|t| t.len() * size_of::<f16>())
             .sum()
     }
 
@@ -84,24 +104,41 @@ impl KvCache {
         Ok(())
     }
 
-    /// Writes `k`, `v` (`(n_kv_heads, n, head_dim)`, f32) at `start` in `layer` and
-    /// returns all keys and values up to `start + n`, as f32.
-    pub(crate) fn append(
-        &self,
-        layer: usize,
-        start: usize,
-        k: &Tensor,
-        v: &Tensor,
-    ) -> Result<(Tensor, Tensor)> {
-        let n = k.dim(1)?;
-        let (keys, values) = (&self.keys[layer], &self.values[layer]);
-        keys.slice_set(&k.to_dtype(DType::F16)?, 1, start)?;
-        values.slice_set(&v.to_dtype(DType::F16)?, 1, start)?;
-        let total = start + n;
-        Ok((
-            keys.narrow(1, 0, total)?.to_dtype(DType::F32)?,
-            values.narrow(1, 0, total)?.to_dtype(DType::F32)?,
-        ))
+    /// Writes keys `k` and values `v` of `n` tokens at positions `start..start + n` of
+    /// `layer`, rounded to f16. Both are token-major, `(n, n_kv_heads · head_dim)`.
+    /// The caller has checked the room with [`KvCache::check_room`].
+    pub(crate) fn write(&mut self, layer: usize, start: usize, k: &[f32], v: &[f32]) {
+        let CacheShape {
+            n_kv_heads,
+            head_dim,
+            ..
+        } = self.shape;
+        let width = n_kv_heads * head_dim;
+        let cells = self.cells;
+        let (keys, values_t) = (&mut self.keys[layer], &mut self.values_t[layer]);
+        for (i, (k_row, v_row)) in k.chunks_exact(width).zip(v.chunks_exact(width)).enumerate() {
+            let pos = start + i;
+            for h in 0..n_kv_heads {
+                let src = &k_row[h * head_dim..(h + 1) * head_dim];
+                let dst = &mut keys[(h * cells + pos) * head_dim..][..head_dim];
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = f16::from_f32(s);
+                }
+                let src = &v_row[h * head_dim..(h + 1) * head_dim];
+                for (c, &s) in src.iter().enumerate() {
+                    values_t[(h * head_dim + c) * cells + pos] = f16::from_f32(s);
+                }
+            }
+        }
+    }
+
+    /// Layer `layer` as attention reads it.
+    pub(crate) fn layer(&self, layer: usize) -> LayerView<'_> {
+        LayerView {
+            keys: &self.keys[layer],
+            values_t: &self.values_t[layer],
+            cells: self.cells,
+        }
     }
 
     /// Marks `n` more positions as filled, after every layer has appended them.

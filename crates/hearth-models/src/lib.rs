@@ -7,6 +7,8 @@
 
 mod attention;
 mod batch;
+#[doc(hidden)]
+pub mod bench_support;
 mod cpu;
 mod error;
 mod gemma3;

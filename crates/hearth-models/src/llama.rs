@@ -225,7 +225,7 @@ impl Llama {
         layer: &Layer,
         x: &Tensor,
         chunks: &[SeqChunk],
-        caches: &[&mut KvCache],
+        caches: &mut [&mut KvCache],
     ) -> Result<Tensor> {
         let cfg = &self.cfg;
         let groups = chunk_rows(chunks);
@@ -274,7 +274,7 @@ impl Stack<'_> {
         chunks: &[SeqChunk],
         caches: &mut [&mut KvCache],
         embed: impl FnOnce(&[u32]) -> Result<Tensor>,
-        mut layer: impl FnMut(usize, &Tensor, &[&mut KvCache]) -> Result<Tensor>,
+        mut layer: impl FnMut(usize, &Tensor, &mut [&mut KvCache]) -> Result<Tensor>,
     ) -> Result<Tensor> {
         check_batch(chunks, caches, self.n_positions, self.n_vocab)?;
         let ids: Vec<u32> = chunks
@@ -325,10 +325,13 @@ cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32]) -> Vec<f32> = silu_mul_gene
 
 #[inline(always)]
 fn silu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
-    g.iter()
-        .zip(u)
-        .map(|(&g, &u)| ggml_math::silu(g) * u)
-        .collect()
+    // A plain loop, not an iterator closure: the closure would be compiled without
+    // the caller's FMA feature and call `fmaf` for every `mul_add`.
+    let mut out = vec![0f32; g.len().min(u.len())];
+    for ((o, &g), &u) in out.iter_mut().zip(g).zip(u) {
+        *o = ggml_math::silu(g) * u;
+    }
+    out
 }
 
 fn check_batch(

@@ -1,6 +1,6 @@
 //! Rotary position embeddings, computed the way llama.cpp computes them.
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 
 use crate::cpu;
 use crate::error::Result;
@@ -61,22 +61,20 @@ impl Rope {
         self.cos.len() / self.half.max(1)
     }
 
-    /// Rotates `x` of shape `(heads, n, head_dim)` for positions `start..start + n`.
+    /// Rotates `data`, token-major `(n, heads, head_dim)`, in place, for positions
+    /// `start..start + n`.
     ///
     /// Each pair is rotated as `x0·cos − x1·sin`, `x0·sin + x1·cos` with the first
     /// product fused into the addition, which is what llama.cpp's compiled rotation
     /// does on x86 with FMA.
-    pub fn apply(&self, x: &Tensor, start: usize) -> Result<Tensor> {
-        let (heads, n, head_dim) = x.dims3()?;
-        let mut data: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    pub(crate) fn apply(&self, data: &mut [f32], heads: usize, head_dim: usize, start: usize) {
         let table = Table {
             cos: &self.cos,
             sin: &self.sin,
             half: self.half,
             style: self.style,
         };
-        rotate(&table, &mut data, heads, n, head_dim, start);
-        Ok(Tensor::from_vec(data, (heads, n, head_dim), x.device())?)
+        rotate(&table, data, heads, head_dim, start);
     }
 }
 
@@ -87,23 +85,15 @@ struct Table<'a> {
     style: RopeStyle,
 }
 
-cpu::fma_dispatch!(fn rotate(t: &Table, data: &mut [f32], heads: usize, n: usize, head_dim: usize, start: usize) -> () = rotate_generic);
+cpu::fma_dispatch!(fn rotate(t: &Table, data: &mut [f32], heads: usize, head_dim: usize, start: usize) -> () = rotate_generic);
 
 #[inline(always)]
-fn rotate_generic(
-    t: &Table,
-    data: &mut [f32],
-    heads: usize,
-    n: usize,
-    head_dim: usize,
-    start: usize,
-) {
-    for h in 0..heads {
-        for i in 0..n {
-            let pos = start + i;
-            let cos = &t.cos[pos * t.half..(pos + 1) * t.half];
-            let sin = &t.sin[pos * t.half..(pos + 1) * t.half];
-            let row = &mut data[(h * n + i) * head_dim..(h * n + i + 1) * head_dim];
+fn rotate_generic(t: &Table, data: &mut [f32], heads: usize, head_dim: usize, start: usize) {
+    for (i, token) in data.chunks_exact_mut(heads * head_dim).enumerate() {
+        let pos = start + i;
+        let cos = &t.cos[pos * t.half..(pos + 1) * t.half];
+        let sin = &t.sin[pos * t.half..(pos + 1) * t.half];
+        for row in token.chunks_exact_mut(head_dim) {
             for p in 0..t.half {
                 let (a, b) = match t.style {
                     RopeStyle::Interleaved => (2 * p, 2 * p + 1),

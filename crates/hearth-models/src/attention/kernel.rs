@@ -1,0 +1,183 @@
+//! The arithmetic of one attention task: llama.cpp's, bit for bit (flash attention
+//! off, f16 cache).
+//!
+//! Queries and attention weights are rounded to f16 like the cache they meet; every
+//! dot product is accumulated in 16 fused lanes and reduced in `_mm512_reduce_add_ps`
+//! order; the softmax is ggml's. Matching it keeps greedy decoding token-exact.
+//!
+//! llama.cpp runs the weighted sum of values over its whole cache view, padded to 256
+//! cells, with zero weights past the visible keys. Those products are ±0 and add
+//! nothing: an accumulator that starts at +0 never becomes −0, and `x + ±0 = x` for
+//! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
+//! step of `vec_dot_f16`, with the same result (the cached values being finite).
+
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+
+use super::{Heads, Params, Seq};
+use crate::kv_cache::CELL_GROUP;
+use crate::{cpu, ggml_math};
+
+/// Buffers one thread reuses from task to task.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// Keys of one head as f32, `(visible, head_dim)`.
+    keys: Vec<f32>,
+    /// Values of one head as f32, transposed: `(head_dim, stride)`.
+    values_t: Vec<f32>,
+    /// Scores, then attention weights, of one query row.
+    probs: Vec<f32>,
+    /// The weights rounded to f16.
+    probs16: Vec<f16>,
+}
+
+/// Attention of the query heads sharing key/value head `kv`, for the rows
+/// `first..first + q_rows / width` of `seq`'s chunk; `q_rows` is token-major,
+/// `(rows, n_heads · head_dim)`. Returns `(group, rows, head_dim)`, `group` being the
+/// query heads per key/value head.
+pub(crate) fn kv_head_rows(
+    scratch: &mut Scratch,
+    seq: &Seq,
+    kv: usize,
+    first: usize,
+    q_rows: &[f32],
+    p: Params,
+) -> Vec<f32> {
+    let Heads {
+        n_heads,
+        n_kv_heads,
+        head_dim,
+    } = p.heads;
+    let group = n_heads / n_kv_heads;
+    let n_rows = q_rows.len() / (n_heads * head_dim);
+    let cells = seq.view.cells;
+    // The last row sees this many keys; the value sums read whole groups of 64.
+    let visible = seq.start + first + n_rows;
+    let stride = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
+    scratch.keys.resize(visible * head_dim, 0.0);
+    let keys = &seq.view.keys[kv * cells * head_dim..][..visible * head_dim];
+    keys.convert_to_f32_slice(&mut scratch.keys);
+    scratch.values_t.resize(head_dim * stride, 0.0);
+    for (c, dst) in scratch.values_t.chunks_exact_mut(stride).enumerate() {
+        seq.view.values_t[(kv * head_dim + c) * cells..][..stride].convert_to_f32_slice(dst);
+    }
+    scratch.probs.resize(stride, 0.0);
+    scratch.probs16.resize(stride, f16::ZERO);
+    let mut out = vec![0f32; group * n_rows * head_dim];
+    for (g, out) in out.chunks_exact_mut(n_rows * head_dim).enumerate() {
+        let rows = Rows {
+            keys: &scratch.keys,
+            values_t: &scratch.values_t,
+            stride,
+            q: q_rows,
+            q_offset: (kv * group + g) * head_dim,
+            q_width: n_heads * head_dim,
+            head_dim,
+            position: seq.start + first,
+            single: seq.n == 1,
+            scale: p.scale,
+            window: p.window,
+        };
+        rows_of_head(&rows, &mut scratch.probs, &mut scratch.probs16, out);
+    }
+    out
+}
+
+/// Inputs of [`rows_of_head`].
+pub(crate) struct Rows<'a> {
+    pub keys: &'a [f32],
+    pub values_t: &'a [f32],
+    /// Row length of `values_t`, a multiple of 64 covering every visible key.
+    pub stride: usize,
+    pub q: &'a [f32],
+    /// Where this head's query starts in each row of `q`, and the row length.
+    pub q_offset: usize,
+    pub q_width: usize,
+    pub head_dim: usize,
+    /// Position of the first row.
+    pub position: usize,
+    /// The chunk is a single decoding row (llama.cpp then uses its vector dot
+    /// product for `q·k`; prompt chunks go through its 16-lane matrix kernel).
+    pub single: bool,
+    pub scale: f32,
+    pub window: usize,
+}
+
+cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) -> () = rows_generic);
+
+#[inline(always)]
+fn rows_generic(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) {
+    let hd = r.head_dim;
+    for (i, o) in out.chunks_exact_mut(hd).enumerate() {
+        let qi = &r.q[i * r.q_width + r.q_offset..][..hd];
+        let visible = r.position + i + 1;
+        let first_visible = (visible - 1).saturating_sub(r.window - 1);
+        let scores = &mut probs[..visible];
+        scores[..first_visible].fill(f32::NEG_INFINITY);
+        let keys = r.keys[first_visible * hd..visible * hd].chunks_exact(hd);
+        for (s, kj) in scores[first_visible..].iter_mut().zip(keys) {
+            let dot = if r.single {
+                vec_dot_f16(kj, qi)
+            } else {
+                dot16(kj, qi)
+            };
+            *s = dot * r.scale;
+        }
+        ggml_math::softmax(scores);
+        // Attention weights meet the f16 values as f16 (half's slice conversions use
+        // F16C when the CPU has it; both directions round as the scalar ones do).
+        let weights16 = &mut probs16[..visible];
+        weights16.convert_from_f32_slice(scores);
+        weights16.convert_to_f32_slice(scores);
+        let len = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
+        probs[visible..len].fill(0.0);
+        for (c, o) in o.iter_mut().enumerate() {
+            *o = vec_dot_f16(&r.values_t[c * r.stride..][..len], &probs[..len]);
+        }
+    }
+}
+
+/// `Σ aᵢ·bᵢ` accumulated in 16 lanes with fused multiply-adds (lane `l` takes
+/// elements `l, l + 16, …`), then reduced as `_mm512_reduce_add_ps` does; a length
+/// that is not a multiple of 16 is padded with zeros.
+#[inline(always)]
+pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            lanes[l] = x[l].mul_add(y[l], lanes[l]);
+        }
+    }
+    for (l, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        lanes[l] = x.mul_add(y, lanes[l]);
+    }
+    ggml_math::reduce_16(&lanes)
+}
+
+/// `Σ aᵢ·bᵢ` as `ggml_vec_dot_f16` computes it with AVX-512: four accumulators of 16
+/// fused lanes over steps of 64, summed pairwise, reduced, then the remainder added
+/// in f64.
+#[inline(always)]
+pub(crate) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let np = n & !63;
+    let mut acc = [[0f32; 16]; 4];
+    for (ca, cb) in a[..np].chunks_exact(64).zip(b[..np].chunks_exact(64)) {
+        for (j, lanes) in acc.iter_mut().enumerate() {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let k = 16 * j + l;
+                *lane = ca[k].mul_add(cb[k], *lane);
+            }
+        }
+    }
+    let x02: [f32; 16] = std::array::from_fn(|l| acc[0][l] + acc[2][l]);
+    let x13: [f32; 16] = std::array::from_fn(|l| acc[1][l] + acc[3][l]);
+    let x: [f32; 16] = std::array::from_fn(|l| x02[l] + x13[l]);
+    let mut sum = ggml_math::reduce_16(&x) as f64;
+    for k in np..n {
+        sum += (a[k] * b[k]) as f64;
+    }
+    sum as f32
+}

@@ -1,0 +1,179 @@
+//! Causal attention of each sequence's chunk over its cached keys and values.
+//!
+//! Per layer, [`attend_chunks`] rotates the chunk's queries and keys, writes keys and
+//! values into each sequence's f16 cache, then splits the work into tasks — the query
+//! heads sharing one key/value head, of one sequence, over a block of its rows — and
+//! runs them on rayon's pool. Each task converts the cells it reads from f16 to f32
+//! once (exactly: every f16 is an f32) and runs [`kernel`]'s llama.cpp arithmetic on
+//! them.
+
+mod kernel;
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+
+use crate::batch::SeqChunk;
+use crate::error::Result;
+use crate::kv_cache::{KvCache, LayerView};
+use crate::rope::Rope;
+
+pub(crate) use kernel::Scratch;
+
+/// Head layout of one attention layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Heads {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// Query rows per task when a chunk has many (prompt processing).
+const ROWS_PER_TASK: usize = 32;
+/// Below this many multiply-adds in a layer's attention, tasks run on the calling
+/// thread: waking the pool costs more than it saves.
+const PARALLEL_WORK: usize = 1 << 16;
+
+/// Attention of every chunk of a batch against its own cache, for layer `layer`.
+///
+/// `q` is `(tokens, n_heads · head_dim)`, `k` and `v` are `(tokens, n_kv_heads ·
+/// head_dim)`, rows in chunk order; queries and keys are rotated by `rope`, keys and
+/// values written into each chunk's cache. Returns `(tokens, n_heads · head_dim)`.
+/// With `window` set, a query at position `p` sees only keys at positions
+/// `p - window + 1 ..= p` (sliding-window layers).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_chunks(
+    layer: usize,
+    (q, k, v): (&Tensor, &Tensor, &Tensor),
+    heads: Heads,
+    rope: &Rope,
+    chunks: &[SeqChunk],
+    caches: &mut [&mut KvCache],
+    scale: f64,
+    window: Option<usize>,
+) -> Result<Tensor> {
+    let mut q: Vec<f32> = q.flatten_all()?.to_vec1()?;
+    let mut k: Vec<f32> = k.flatten_all()?.to_vec1()?;
+    let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
+    let (hd, q_width, kv_width) = (
+        heads.head_dim,
+        heads.n_heads * heads.head_dim,
+        heads.n_kv_heads * heads.head_dim,
+    );
+    let mut row = 0;
+    for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
+        let n = chunk.tokens.len();
+        let q = &mut q[row * q_width..(row + n) * q_width];
+        rope.apply(q, heads.n_heads, hd, chunk.start);
+        // Queries meet the f16 cache in llama.cpp's kernels as f16.
+        q.iter_mut()
+            .for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+        let k = &mut k[row * kv_width..(row + n) * kv_width];
+        rope.apply(k, heads.n_kv_heads, hd, chunk.start);
+        cache.write(
+            layer,
+            chunk.start,
+            k,
+            &v[row * kv_width..(row + n) * kv_width],
+        );
+        row += n;
+    }
+    let seqs: Vec<Seq> = chunks
+        .iter()
+        .zip(caches.iter())
+        .scan(0, |row, (chunk, cache)| {
+            let seq = Seq {
+                view: cache.layer(layer),
+                first_row: *row,
+                n: chunk.tokens.len(),
+                start: chunk.start,
+            };
+            *row += seq.n;
+            Some(seq)
+        })
+        .collect();
+    let params = Params {
+        heads,
+        scale: scale as f32,
+        window: window.unwrap_or(usize::MAX),
+    };
+    let out = attend(&seqs, &q, params);
+    Ok(Tensor::from_vec(out, (row, q_width), &Device::Cpu)?)
+}
+
+/// One sequence of the batch, as the attention tasks see it.
+#[derive(Clone, Copy)]
+pub(crate) struct Seq<'a> {
+    pub view: LayerView<'a>,
+    /// Its first row in the batch's queries.
+    pub first_row: usize,
+    /// Its rows (tokens of the chunk), at positions `start..start + n`.
+    pub n: usize,
+    pub start: usize,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Params {
+    pub heads: Heads,
+    pub scale: f32,
+    /// Keys visible to a query, counting its own; `usize::MAX` for none.
+    pub window: usize,
+}
+
+/// The query heads of key/value head `kv` of sequence `seq`, rows `rows`.
+#[derive(Clone, Copy)]
+struct Task {
+    seq: usize,
+    kv: usize,
+    rows: (usize, usize),
+}
+
+/// `softmax(q·kᵀ·scale + mask)·v` for every sequence of a batch; `q` holds the rotated
+/// queries, rounded to f16, `(tokens, n_heads · head_dim)`. Returns the same shape.
+pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
+    let Heads {
+        n_heads,
+        n_kv_heads,
+        head_dim,
+    } = p.heads;
+    let group = n_heads / n_kv_heads;
+    let mut tasks = Vec::new();
+    let mut work = 0;
+    for (s, seq) in seqs.iter().enumerate() {
+        for kv in 0..n_kv_heads {
+            for first in (0..seq.n).step_by(ROWS_PER_TASK) {
+                let rows = (first, (first + ROWS_PER_TASK).min(seq.n));
+                work += group * (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
+                tasks.push(Task { seq: s, kv, rows });
+            }
+        }
+    }
+    let run = |scratch: &mut Scratch, t: &Task| {
+        let seq = &seqs[t.seq];
+        let width = n_heads * head_dim;
+        let q_rows = &q[(seq.first_row + t.rows.0) * width..(seq.first_row + t.rows.1) * width];
+        kernel::kv_head_rows(scratch, seq, t.kv, t.rows.0, q_rows, p)
+    };
+    let results: Vec<Vec<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
+        tasks.par_iter().map_init(Scratch::default, run).collect()
+    } else {
+        let mut scratch = Scratch::default();
+        tasks.iter().map(|t| run(&mut scratch, t)).collect()
+    };
+    let tokens: usize = seqs.iter().map(|s| s.n).sum();
+    let width = n_heads * head_dim;
+    let mut out = vec![0f32; tokens * width];
+    for (t, result) in tasks.iter().zip(&results) {
+        let first = seqs[t.seq].first_row + t.rows.0;
+        let n_rows = t.rows.1 - t.rows.0;
+        for (g, rows) in result.chunks_exact(n_rows * head_dim).enumerate() {
+            let col = (t.kv * group + g) * head_dim;
+            for (i, o) in rows.chunks_exact(head_dim).enumerate() {
+                out[(first + i) * width + col..][..head_dim].copy_from_slice(o);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
