@@ -142,6 +142,16 @@ fn rows_generic(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32
 /// that is not a multiple of 16 is padded with zeros.
 #[inline(always)]
 pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_fma() {
+        // SAFETY: the CPU was just found to support AVX2 and FMA.
+        return unsafe { avx2::dot16(a, b) };
+    }
+    dot16_portable(a, b)
+}
+
+#[inline(always)]
+pub(crate) fn dot16_portable(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ra, rb) = (ca.remainder(), cb.remainder());
@@ -161,6 +171,16 @@ pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
 /// in f64.
 #[inline(always)]
 pub(crate) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_fma() {
+        // SAFETY: the CPU was just found to support AVX2 and FMA.
+        return unsafe { avx2::vec_dot_f16(a, b) };
+    }
+    vec_dot_f16_portable(a, b)
+}
+
+#[inline(always)]
+pub(crate) fn vec_dot_f16_portable(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let np = n & !63;
     let mut acc = [[0f32; 16]; 4];
@@ -180,4 +200,98 @@ pub(crate) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
         sum += (a[k] * b[k]) as f64;
     }
     sum as f32
+}
+
+/// The same dot products with explicit AVX2 vectors: each 16-lane accumulator is two
+/// 8-lane registers, every lane sees the same fused multiply-adds in the same order,
+/// and the reductions are the portable ones, so the bits are the same.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use crate::ggml_math;
+
+    #[target_feature(enable = "avx2,fma")]
+    fn store16(lo: __m256, hi: __m256) -> [f32; 16] {
+        let mut out = [0f32; 16];
+        let (first, second) = out.split_at_mut(8);
+        // SAFETY: each half holds exactly 8 floats.
+        unsafe {
+            _mm256_storeu_ps(first.as_mut_ptr(), lo);
+            _mm256_storeu_ps(second.as_mut_ptr(), hi);
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn dot16(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let full = n & !15;
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for i in (0..full).step_by(16) {
+            // SAFETY: `i + 16 <= full <= n`, within both slices.
+            unsafe {
+                let (pa, pb) = (a.as_ptr().add(i), b.as_ptr().add(i));
+                lo = _mm256_fmadd_ps(_mm256_loadu_ps(pa), _mm256_loadu_ps(pb), lo);
+                hi = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(8)), _mm256_loadu_ps(pb.add(8)), hi);
+            }
+        }
+        let mut lanes = store16(lo, hi);
+        for (l, k) in (full..n).enumerate() {
+            lanes[l] = a[k].mul_add(b[k], lanes[l]);
+        }
+        ggml_math::reduce_16(&lanes)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let np = n & !63;
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for i in (0..np).step_by(64) {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `i + 64 <= np <= n`, within both slices.
+                unsafe {
+                    let (pa, pb) = (a.as_ptr().add(i + 8 * r), b.as_ptr().add(i + 8 * r));
+                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa), _mm256_loadu_ps(pb), *acc);
+                }
+            }
+        }
+        // Registers 2j and 2j+1 are the low and high halves of accumulator j.
+        let x02 = (_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[1], acc[5]));
+        let x13 = (_mm256_add_ps(acc[2], acc[6]), _mm256_add_ps(acc[3], acc[7]));
+        let x = store16(_mm256_add_ps(x02.0, x13.0), _mm256_add_ps(x02.1, x13.1));
+        let mut sum = ggml_math::reduce_16(&x) as f64;
+        for k in np..n {
+            sum += (a[k] * b[k]) as f64;
+        }
+        sum as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn vector_dot_products_equal_the_portable_ones_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for n in [1, 15, 16, 17, 63, 64, 65, 80, 128, 200, 256, 513] {
+            let a: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+            assert_eq!(
+                dot16(&a, &b).to_bits(),
+                dot16_portable(&a, &b).to_bits(),
+                "{n}"
+            );
+            assert_eq!(
+                vec_dot_f16(&a, &b).to_bits(),
+                vec_dot_f16_portable(&a, &b).to_bits(),
+                "{n}"
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@ use half::f16;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::kernel::{dot16, vec_dot_f16};
+use super::kernel::{dot16_portable as dot16, vec_dot_f16_portable as vec_dot_f16};
 use super::*;
 use crate::ggml_math;
 use crate::kv_cache::CacheShape;
