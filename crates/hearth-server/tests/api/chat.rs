@@ -31,7 +31,12 @@ async fn chat_completion_has_openai_shape() -> TestResult {
     assert_eq!(choice["logprobs"], Value::Null);
     assert_eq!(
         body["usage"],
-        json!({"prompt_tokens": PROMPT_TOKENS, "completion_tokens": 3, "total_tokens": PROMPT_TOKENS + 3})
+        json!({
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": 3,
+            "total_tokens": PROMPT_TOKENS + 3,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        })
     );
     Ok(())
 }
