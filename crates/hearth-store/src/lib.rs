@@ -1,0 +1,1 @@
+//! Hearth's SQLite database (WAL, migrations embedded): pull jobs that survive a restart.
