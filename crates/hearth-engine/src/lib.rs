@@ -28,7 +28,7 @@ mod utf8;
 pub use constraint::{Constraint, ConstraintError, ConstraintFactory};
 pub use error::EngineError;
 pub use generate::{Outcome, generate};
-pub use pool::{EngineConfig, EnginePool};
+pub use pool::{EngineConfig, EnginePool, ResidencyConfig};
 pub use sampler::{Sampler, logprobs};
 pub use scheduler::SchedulerConfig;
 pub use stop::{StopMatcher, StopOutput};

@@ -7,11 +7,13 @@
 //! through these two traits.
 
 mod event;
+mod keep_alive;
 mod request;
 mod sampling;
 mod traits;
 
 pub use event::{BackendError, Done, GenerateEvent, TokenEvent, TokenLogprob, TokenLogprobs};
+pub use keep_alive::KeepAlive;
 pub use request::{ChatMessage, GenerateRequest, Prompt, ResponseFormat};
 pub use sampling::{FinishReason, SamplingParams, StopConditions, Usage};
 pub use traits::{Backend, BoxFuture, EventStream, LoadedModel, ModelInfo, ModelPool, PoolStats};

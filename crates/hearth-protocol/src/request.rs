@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SamplingParams, StopConditions};
+use crate::{KeepAlive, SamplingParams, StopConditions};
 
 /// One generation: a prompt for a named model, how to sample and when to stop.
 ///
@@ -21,6 +21,10 @@ pub struct GenerateRequest {
     pub logprobs: Option<usize>,
     /// Constrain the output to a format.
     pub format: ResponseFormat,
+    /// How long the model stays loaded after this request; `None` leaves it to the
+    /// pool's default.
+    #[serde(default)]
+    pub keep_alive: Option<KeepAlive>,
 }
 
 impl GenerateRequest {
@@ -33,6 +37,7 @@ impl GenerateRequest {
             stop: StopConditions::default(),
             logprobs: None,
             format: ResponseFormat::Text,
+            keep_alive: None,
         }
     }
 }

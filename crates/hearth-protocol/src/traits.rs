@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BackendError, GenerateEvent, GenerateRequest};
+use crate::{BackendError, GenerateEvent, GenerateRequest, KeepAlive};
 
 /// A boxed future, so the traits can be used as `dyn` objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -31,10 +31,20 @@ pub trait ModelPool: Send + Sync {
     fn model(&self, name: &str) -> Option<ModelInfo> {
         self.models().into_iter().find(|m| m.name == name)
     }
-    /// Loads a model now rather than on first use.
-    fn load(&self, name: &str) -> BoxFuture<'_, Result<(), BackendError>>;
+    /// Loads a model now rather than on first use, and keeps it loaded for
+    /// `keep_alive` once idle (`None`: the pool's default).
+    fn load(
+        &self,
+        name: &str,
+        keep_alive: Option<KeepAlive>,
+    ) -> BoxFuture<'_, Result<(), BackendError>>;
     /// Unloads a model, finishing nothing: its running requests end with an error.
     fn unload(&self, name: &str) -> Result<(), BackendError>;
+    /// Offers one more model file under `name` (a model just pulled); a file that is
+    /// not a servable model is refused.
+    fn add(&self, name: &str, path: PathBuf) -> Result<ModelInfo, BackendError>;
+    /// Unloads a model and stops offering it; its file is left alone.
+    fn remove(&self, name: &str) -> Result<(), BackendError>;
     /// The models in memory now.
     fn loaded(&self) -> Vec<LoadedModel>;
     /// Load on the engines right now, for health checks and metrics.

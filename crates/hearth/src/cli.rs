@@ -164,6 +164,18 @@ pub struct ServeArgs {
     /// Log prompts and answers at debug level (off: they may be private).
     #[arg(long)]
     pub log_prompts: bool,
+    /// How long an idle model stays loaded: `5m`, `1h`, `30s`; `0` unloads it at once,
+    /// a negative value keeps it forever. Requests may set their own.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = hearth_protocol::KeepAlive::parse, allow_hyphen_values = true)]
+    pub keep_alive: hearth_protocol::KeepAlive,
+    /// Most models loaded at once; loading one more unloads the least recently used
+    /// idle one (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_loaded: usize,
+    /// Megabytes the loaded models may use together (weights plus KV caches); loading
+    /// one more unloads idle ones, least recently used first (default: no limit).
+    #[arg(long, value_name = "MB")]
+    pub memory_budget: Option<u64>,
 }
 
 #[derive(Debug, Args)]

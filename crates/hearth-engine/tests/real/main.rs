@@ -6,4 +6,5 @@
 mod constraint;
 mod parity;
 mod pool;
+mod residency;
 mod support;

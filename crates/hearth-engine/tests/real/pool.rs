@@ -2,6 +2,7 @@
 //! through the pool, prefix reuse, cancellation and the errors it reports.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -14,7 +15,7 @@ use hearth_test_support::{RealModel, parity, real_model};
 
 const NAME: &str = "smollm2";
 
-fn pool(path: PathBuf, n_ctx: usize, max_running: usize) -> EnginePool {
+fn pool(path: PathBuf, n_ctx: usize, max_running: usize) -> Arc<EnginePool> {
     let config = EngineConfig {
         n_ctx,
         scheduler: SchedulerConfig {
@@ -22,6 +23,7 @@ fn pool(path: PathBuf, n_ctx: usize, max_running: usize) -> EnginePool {
             token_budget: 256,
         },
         max_queue: 64,
+        ..EngineConfig::default()
     };
     EnginePool::new(vec![(NAME.into(), path)], config).unwrap()
 }
@@ -186,7 +188,7 @@ async fn the_pool_lists_models_and_loads_them_on_first_use() {
     assert_eq!(models[0].architecture, "llama");
     assert_eq!(models[0].n_ctx, 256);
     assert!(pool.loaded().is_empty());
-    pool.load(NAME).await.unwrap();
+    pool.load(NAME, None).await.unwrap();
     assert_eq!(pool.loaded().len(), 1);
     pool.unload(NAME).unwrap();
     assert!(pool.loaded().is_empty());

@@ -177,6 +177,7 @@ impl Common {
             stop,
             logprobs,
             format,
+            keep_alive: None,
         };
         let requests = (0..u64::from(n))
             .map(|i| {

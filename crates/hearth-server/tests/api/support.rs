@@ -10,8 +10,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use hearth_protocol::{
     Backend, BackendError, BoxFuture, Done, EventStream, FinishReason, GenerateEvent,
-    GenerateRequest, LoadedModel, ModelInfo, ModelPool, PoolStats, TokenEvent, TokenLogprob,
-    TokenLogprobs, Usage,
+    GenerateRequest, KeepAlive, LoadedModel, ModelInfo, ModelPool, PoolStats, TokenEvent,
+    TokenLogprob, TokenLogprobs, Usage,
 };
 use hearth_server::{AppState, ServerConfig};
 use http_body_util::BodyExt;
@@ -203,12 +203,24 @@ impl ModelPool for FakePool {
         self.models.clone()
     }
 
-    fn load(&self, _name: &str) -> BoxFuture<'_, Result<(), BackendError>> {
+    fn load(
+        &self,
+        _name: &str,
+        _keep_alive: Option<KeepAlive>,
+    ) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async { Ok(()) })
     }
 
     fn unload(&self, _name: &str) -> Result<(), BackendError> {
         Ok(())
+    }
+
+    fn add(&self, name: &str, _path: PathBuf) -> Result<ModelInfo, BackendError> {
+        Err(BackendError::Unavailable(format!("cannot add `{name}`")))
+    }
+
+    fn remove(&self, name: &str) -> Result<(), BackendError> {
+        Err(BackendError::ModelNotFound(name.to_owned()))
     }
 
     fn loaded(&self) -> Vec<LoadedModel> {

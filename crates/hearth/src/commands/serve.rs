@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hearth_engine::{EngineConfig, EnginePool, SchedulerConfig};
+use hearth_engine::{EngineConfig, EnginePool, ResidencyConfig, SchedulerConfig};
 use hearth_protocol::ModelPool;
 use hearth_server::{AppState, ServerConfig};
 
@@ -31,8 +31,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..SchedulerConfig::default()
         },
         max_queue: args.max_queue,
+        residency: ResidencyConfig {
+            keep_alive: args.keep_alive,
+            max_loaded: args.max_loaded,
+            memory_budget: args.memory_budget.map(|mb| mb << 20),
+        },
     };
-    let pool = Arc::new(EnginePool::new(models, config).context("cannot serve the models")?);
+    let pool = EnginePool::new(models, config).context("cannot serve the models")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,8 +58,14 @@ async fn serve(args: ServeArgs, pool: Arc<EnginePool>) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    for model in pool.models() {
-        pool.load(&model.name)
+    // The models named on the command line are loaded up front, so the first request
+    // does not wait; past --max-loaded the rest load on first use.
+    let preload = match args.max_loaded {
+        0 => usize::MAX,
+        n => n,
+    };
+    for model in pool.models().into_iter().take(preload) {
+        pool.load(&model.name, None)
             .await
             .with_context(|| format!("cannot load model `{}`", model.name))?;
     }
