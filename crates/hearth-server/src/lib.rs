@@ -19,6 +19,7 @@ mod metrics;
 mod models;
 pub mod openai;
 mod openapi;
+pub mod pulls;
 mod server;
 mod state;
 

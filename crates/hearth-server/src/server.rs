@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -15,7 +15,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::json::MAX_BODY_BYTES;
-use crate::{ApiError, AppState, ServerConfig, auth, health, metrics, models, openai, openapi};
+use crate::{
+    ApiError, AppState, ServerConfig, auth, health, metrics, models, openai, openapi, pulls,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -40,6 +42,17 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/completions", post(openai::completions::completions))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::get))
+        .route(
+            "/v1/pulls",
+            post(pulls::routes::create).get(pulls::routes::list),
+        )
+        .route(
+            "/v1/pulls/{id}",
+            get(pulls::routes::get).delete(pulls::routes::cancel),
+        )
+        .route("/v1/pulls/{id}/events", get(pulls::routes::events))
+        .route("/api/pull", post(pulls::ollama::pull))
+        .route("/api/delete", delete(pulls::ollama::delete))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

@@ -6,6 +6,7 @@ use std::time::Duration;
 use hearth_protocol::{Backend, ModelPool};
 
 use crate::Metrics;
+use crate::pulls::PullManager;
 
 /// The server's shared state; cheap to clone.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub pool: Arc<dyn ModelPool>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Pulls models in the background; `None` on a server that does not pull.
+    pub pulls: Option<Arc<PullManager>>,
 }
 
 impl AppState {
@@ -26,7 +29,14 @@ impl AppState {
             pool,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            pulls: None,
         }
+    }
+
+    /// The same state, pulling models through `pulls`.
+    pub fn with_pulls(mut self, pulls: Arc<PullManager>) -> Self {
+        self.pulls = Some(pulls);
+        self
     }
 }
 

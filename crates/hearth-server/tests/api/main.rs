@@ -6,5 +6,6 @@ mod completions;
 mod errors;
 mod models;
 mod ops;
+mod pulls;
 mod support;
 mod validation;
