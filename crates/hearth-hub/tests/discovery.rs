@@ -420,3 +420,71 @@ fn empty_roots_find_nothing() {
     let d = discover(&DiscoveryRoots::empty());
     assert_eq!(d, Discovery::default());
 }
+
+#[test]
+fn ollama_adapter_layer_is_listed_with_its_model_as_base() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let o = tmp.path().join("ollama");
+    chat(&blob(&o, 1), "llama")?;
+    let lora = [
+        arch("llama"),
+        ("general.type", Value::from("adapter")),
+        ("adapter.type", Value::from("lora")),
+    ];
+    gguf(&blob(&o, 5), &lora, true)?;
+    let rel = "registry.ollama.ai/someone/tuned/latest";
+    manifest(&o, rel, &[("model", 1), ("adapter", 5)])?;
+    let d = discover(&DiscoveryRoots {
+        ollama: vec![o.clone()],
+        ..DiscoveryRoots::empty()
+    });
+    let m = model(&d, "someone/tuned:latest")?;
+    assert_eq!(m.path, blob(&o, 1));
+    assert_eq!(d.adapters.len(), 1, "{:#?}", d.adapters);
+    let a = d
+        .adapter("someone/tuned:latest-adapter")
+        .ok_or("no adapter")?;
+    assert_eq!(a.path, blob(&o, 5));
+    assert_eq!(a.base_model.as_deref(), Some("someone/tuned:latest"));
+    Ok(())
+}
+
+/// The real test models (when fetched), linked into a local folder: names, architectures
+/// and chat templates come from their metadata.
+#[test]
+fn real_models_are_classified_from_metadata() -> TestResult {
+    use hearth_test_support::{RealModel, real_model};
+    let tmp = tempfile::tempdir()?;
+    let mut expected = Vec::new();
+    for (model, name, architecture, template) in [
+        (
+            RealModel::SmolLm2,
+            "smollm2-135m-instruct.q4_1",
+            "llama",
+            true,
+        ),
+        (RealModel::Gemma3, "gemma-3-270m-q4_k_m", "gemma3", false),
+    ] {
+        let Some(path) = real_model(model) else {
+            continue;
+        };
+        link(&path, &tmp.path().join(model.file_name()))?;
+        expected.push((name, architecture, template, fs::metadata(&path)?.len()));
+    }
+    expected.sort();
+    let d = discover(&DiscoveryRoots {
+        local: vec![tmp.path().to_owned()],
+        ..DiscoveryRoots::empty()
+    });
+    let found: Vec<(&str, &str, bool, u64)> = d
+        .models
+        .iter()
+        .map(|m| {
+            let arch = m.architecture.as_str();
+            (m.name.as_str(), arch, m.has_chat_template, m.size_bytes)
+        })
+        .collect();
+    assert_eq!(found, expected);
+    assert!(d.skipped.is_empty(), "{:#?}", d.skipped);
+    Ok(())
+}
