@@ -31,9 +31,8 @@ pub(crate) fn resolve(candidates: Vec<Candidate>, mut skipped: Vec<Skipped>) -> 
     let entries = dedupe(candidates, &mut skipped);
     let entries = join_splits(entries, &mut skipped);
     let mut listed: Vec<(String, Listed)> = Vec::new();
-    for entry in entries {
-        let proposed = entry.name.clone();
-        match open(entry) {
+    for (proposed, opened) in open_all(entries) {
+        match opened {
             Ok(item) => listed.push((proposed, item)),
             Err(skip) => skipped.push(skip),
         }
@@ -153,6 +152,41 @@ fn join_splits(entries: Vec<Entry>, skipped: &mut Vec<Skipped>) -> Vec<Entry> {
     }
     out
 }
+
+/// Opens every entry, on up to [`MAX_THREADS`] threads (parsing a large vocabulary
+/// takes tens of milliseconds per file), keeping the entries' order.
+fn open_all(entries: Vec<Entry>) -> Vec<(String, Result<Listed, Skipped>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS);
+    let open_one = |entry: Entry| (entry.name.clone(), open(entry));
+    if threads == 1 || entries.len() < 2 {
+        return entries.into_iter().map(open_one).collect();
+    }
+    let chunk_len = entries.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Entry>> = Vec::new();
+    let mut rest = entries.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(chunk_len).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(open_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A panic while opening is a bug in the GGUF reader; pass it on.
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Most threads [`open_all`] uses.
+const MAX_THREADS: usize = 8;
 
 /// Opens and classifies one entry: the file's metadata and tensor index are read, its
 /// tensor data is not.
