@@ -22,6 +22,14 @@
 //! sharing a blob, two Ollama tags, a local folder pointing into the Hugging Face
 //! cache) is listed once; its other names become [`DiscoveredModel::aliases`].
 //!
+//! Classification reads metadata only: LoRA adapters (`adapter.type = lora`) are
+//! listed apart with their base model; vision projectors (`clip`, `general.type =
+//! mmproj`, `mmproj` in the file name), speech models ([`SPEECH_ARCHITECTURES`]),
+//! embedding models ([`EMBEDDING_ARCHITECTURES`], or `{arch}.pooling_type` with
+//! `{arch}.attention.causal = false`), vocabulary-only files (no tensors), other
+//! adapters, incomplete split models and unreadable files are [`Skipped`] with a
+//! [`SkipKind`] and a reason. Everything else with a `general.architecture` is a model.
+//!
 //! Everything here is blocking file I/O; async callers use `spawn_blocking`.
 
 mod classify;
@@ -36,6 +44,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use classify::{EMBEDDING_ARCHITECTURES, SPEECH_ARCHITECTURES};
 pub use roots::{DEFAULT_MAX_DEPTH, DiscoveryRoots};
 
 /// Where a discovered file came from.
