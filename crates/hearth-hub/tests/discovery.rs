@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use hearth_gguf::{GgmlType, GgufWriter, Value};
 use hearth_hub::discovery::{
-    DiscoveredModel, Discovery, DiscoveryRoots, SkipKind, Skipped, Source, discover,
+    Candidate, DiscoveredModel, Discovery, DiscoveryRoots, SkipKind, Skipped, Source, discover,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -486,5 +486,68 @@ fn real_models_are_classified_from_metadata() -> TestResult {
         .collect();
     assert_eq!(found, expected);
     assert!(d.skipped.is_empty(), "{:#?}", d.skipped);
+    Ok(())
+}
+
+#[test]
+fn garbage_and_dangling_links_are_skipped_not_fatal() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("models");
+    fs::create_dir_all(&dir)?;
+    fs::write(
+        dir.join("garbage.gguf"),
+        b"definitely not a gguf file at all",
+    )?;
+    fs::write(dir.join("empty.gguf"), b"")?;
+    symlink(tmp.path().join("nowhere.gguf"), dir.join("dangling.gguf"))?;
+    chat(&dir.join("ok.gguf"), "phi3")?;
+    let d = discover(&DiscoveryRoots {
+        local: vec![dir.clone()],
+        ..DiscoveryRoots::empty()
+    });
+    assert_eq!(model(&d, "ok")?.architecture, "phi3");
+    for (file, reason) in [
+        ("garbage.gguf", "not a gguf file"),
+        ("empty.gguf", "too small"),
+        ("dangling.gguf", "dangling.gguf"),
+    ] {
+        let s = skipped(&d, file)?;
+        assert_eq!(s.kind, SkipKind::Unreadable);
+        assert!(s.reason.contains(reason), "{file}: {}", s.reason);
+    }
+    Ok(())
+}
+
+/// Another source (e.g. Hearth's own store) plugs in with candidates of its own:
+/// explicit names are kept, and clash with file stems like any other name.
+#[test]
+fn candidates_from_another_source_share_naming_and_checks() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let store = chat(&tmp.path().join("blobs/sha256-1"), "llama")?;
+    let loose = chat(&tmp.path().join("loose/Model.gguf"), "qwen2")?;
+    let root = tmp.path().to_owned();
+    let named = Candidate {
+        name: Some("model".to_owned()),
+        ..Candidate::file(store.clone(), Source::Local { root: root.clone() })
+    };
+    let d = Discovery::from_candidates(
+        vec![
+            named,
+            Candidate::file(loose.clone(), Source::Ollama { model: "x".into() }),
+        ],
+        Vec::new(),
+    );
+    let names: Vec<(&str, &Path)> = d
+        .models
+        .iter()
+        .map(|m| (m.name.as_str(), m.path.as_path()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("local/model", store.as_path()),
+            ("ollama/model", loose.as_path())
+        ]
+    );
     Ok(())
 }
