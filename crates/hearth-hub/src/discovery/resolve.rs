@@ -45,7 +45,12 @@ pub(crate) fn resolve(candidates: Vec<Candidate>, mut skipped: Vec<Skipped>) -> 
         }
     }
     for skip in &skipped {
-        tracing::debug!(path = %skip.path.display(), kind = ?skip.kind, reason = %skip.reason, "discovery: skipped");
+        tracing::debug!(
+            path = %skip.path.display(),
+            kind = ?skip.kind,
+            reason = %skip.reason,
+            "discovery: skipped"
+        );
     }
     skipped.sort_by(|a, b| (&a.path, &a.reason).cmp(&(&b.path, &b.reason)));
     skipped.dedup();
@@ -86,8 +91,7 @@ fn dedupe(mut candidates: Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Vec<Ent
             .name
             .clone()
             .unwrap_or_else(|| stem_name(&candidate.path));
-        if let Some(&i) = by_real.get(&real) {
-            let kept = &mut entries[i];
+        if let Some(kept) = by_real.get(&real).and_then(|&i| entries.get_mut(i)) {
             if name != kept.name && !kept.aliases.contains(&name) {
                 kept.aliases.push(name);
             }
