@@ -40,6 +40,7 @@ impl Fetch<'_> {
     ) -> Result<BlobRef, HubError> {
         let expected = self.expected_sha256()?;
         if let Some(blob) = self.existing(expected) {
+            self.report(blob.size, progress);
             return Ok(blob);
         }
         let key = self.key(expected);
@@ -47,6 +48,7 @@ impl Fetch<'_> {
         // the blob is usually done and we skip the download.
         let _lock = BlobLock::acquire(self.home, &key).await?;
         if let Some(blob) = self.existing(expected) {
+            self.report(blob.size, progress);
             return Ok(blob);
         }
         let dir = self.home.blobs_dir();

@@ -230,9 +230,9 @@ impl HubError {
     pub(crate) fn is_transient(&self) -> bool {
         match self {
             HubError::Http { status, .. } => *status >= 500 || *status == 429,
-            HubError::Network { .. } | HubError::Stalled { .. } | HubError::Incomplete { .. } => {
-                true
-            }
+            // A bad URL or a redirect loop will not fix itself.
+            HubError::Network { source, .. } => !source.is_builder() && !source.is_redirect(),
+            HubError::Stalled { .. } | HubError::Incomplete { .. } => true,
             _ => false,
         }
     }

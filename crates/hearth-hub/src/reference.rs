@@ -142,7 +142,16 @@ impl ModelRef {
                     let stem = base.get(..base.len() - ".gguf".len()).unwrap_or(base);
                     stem.to_string()
                 });
-                tag.to_ascii_lowercase()
+                // Keep the tag parseable as part of a name, whatever the file is called.
+                tag.chars()
+                    .map(|c| {
+                        if is_name_char(c) {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect()
             }
         }
     }
@@ -207,6 +216,8 @@ mod tests {
         assert_eq!(r.name(), "o/r:q5_k_s");
         let plain = ModelRef::parse("o/r:sub/Weights.GGUF")?;
         assert_eq!(plain.name(), "o/r:weights");
+        let odd = ModelRef::parse("o/r:my+model.gguf")?;
+        assert_eq!(ModelRef::parse(&odd.name())?.name(), "o/r:my-model");
         Ok(())
     }
 
