@@ -551,3 +551,42 @@ fn candidates_from_another_source_share_naming_and_checks() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn pulled_models_are_listed_under_their_names_and_forgotten_files_are_not() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let home = hearth_hub::HearthHome::new(tmp.path().join("home"));
+    let hex = "ab".repeat(32);
+    chat(&home.blob_path(&hex), "llama")?;
+    hearth_hub::Manifest {
+        name: "owner/repo:q4_k_m".into(),
+        source: hearth_hub::Source {
+            endpoint: "http://hub.test".into(),
+            repo: "Owner/Repo".into(),
+            revision: "abc123".into(),
+            files: vec!["repo-Q4_K_M.gguf".into()],
+        },
+        blobs: vec![hearth_hub::BlobRef {
+            file: "repo-Q4_K_M.gguf".into(),
+            digest: format!("sha256:{hex}"),
+            size: 1,
+        }],
+        pulled_at: 0,
+    }
+    .write(&home)?;
+    let kept = chat(&tmp.path().join("local/kept.gguf"), "llama")?;
+    let gone = chat(&tmp.path().join("local/gone.gguf"), "llama")?;
+    hearth_hub::discovery::forget(&home, &gone)?;
+    let roots = DiscoveryRoots {
+        hearth: vec![home.root().to_path_buf()],
+        local: vec![tmp.path().join("local")],
+        ..DiscoveryRoots::empty()
+    };
+    let found = discover(&roots);
+    let names: Vec<&str> = found.models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["kept", "owner/repo:q4_k_m"]);
+    assert_eq!(found.models[0].path, kept);
+    assert_eq!(found.models[1].source.label(), "hearth");
+    assert!(gone.is_file(), "forgetting never deletes the file");
+    Ok(())
+}

@@ -38,6 +38,7 @@ mod ollama;
 mod resolve;
 mod roots;
 mod split;
+mod store;
 mod walk;
 
 use std::path::PathBuf;
@@ -46,11 +47,19 @@ use serde::{Deserialize, Serialize};
 
 pub use classify::{EMBEDDING_ARCHITECTURES, SPEECH_ARCHITECTURES};
 pub use roots::{DEFAULT_MAX_DEPTH, DiscoveryRoots};
+pub use store::{forget, forgotten};
 
 /// Where a discovered file came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
+    /// Pulled by Hearth into its own store.
+    Hearth {
+        /// `owner/repo` on the hub it came from.
+        repo: String,
+        /// The commit it was pulled at.
+        revision: String,
+    },
     /// The Hugging Face hub cache.
     #[serde(rename = "huggingface")]
     HuggingFace {
@@ -81,6 +90,7 @@ impl Source {
     /// The label used in prefixes and logs: `huggingface`, `ollama`, `lmstudio`, `local`.
     pub fn label(&self) -> &'static str {
         match self {
+            Source::Hearth { .. } => "hearth",
             Source::HuggingFace { .. } => "huggingface",
             Source::Ollama { .. } => "ollama",
             Source::LmStudio { .. } => "lmstudio",
@@ -92,10 +102,11 @@ impl Source {
     /// names carry the most information first. Lower is preferred.
     fn rank(&self) -> u8 {
         match self {
-            Source::Ollama { .. } => 0,
-            Source::HuggingFace { .. } => 1,
-            Source::LmStudio { .. } => 2,
-            Source::Local { .. } => 3,
+            Source::Hearth { .. } => 0,
+            Source::Ollama { .. } => 1,
+            Source::HuggingFace { .. } => 2,
+            Source::LmStudio { .. } => 3,
+            Source::Local { .. } => 4,
         }
     }
 }
@@ -247,6 +258,9 @@ pub(crate) struct Scan {
 /// exist are simply empty; nothing here fails as a whole.
 pub fn discover(roots: &DiscoveryRoots) -> Discovery {
     let mut scan = Scan::default();
+    for home in &roots.hearth {
+        store::scan(&crate::HearthHome::new(home), &mut scan);
+    }
     for root in &roots.huggingface {
         huggingface::scan(root, roots.max_depth, &mut scan);
     }
@@ -263,5 +277,12 @@ pub fn discover(roots: &DiscoveryRoots) -> Discovery {
             root: root.clone(),
         });
     }
+    let forgotten: std::collections::BTreeSet<PathBuf> = roots
+        .hearth
+        .iter()
+        .flat_map(|home| store::forgotten(&crate::HearthHome::new(home)))
+        .collect();
+    scan.candidates
+        .retain(|c| !store::is_forgotten(&forgotten, &c.path));
     Discovery::from_candidates(scan.candidates, scan.skipped)
 }

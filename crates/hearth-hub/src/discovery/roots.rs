@@ -11,6 +11,8 @@ pub const DEFAULT_MAX_DEPTH: usize = 4;
 /// a root may be listed whether or not it exists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiscoveryRoots {
+    /// Hearth homes whose pulled models are listed (and whose forgotten list applies).
+    pub hearth: Vec<PathBuf>,
     /// Hugging Face hub caches (folders holding `models--OWNER--REPO`).
     pub huggingface: Vec<PathBuf>,
     /// Ollama model stores (folders holding `manifests/` and `blobs/`).
@@ -58,6 +60,10 @@ impl DiscoveryRoots {
         let var = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
         let in_home = |rel: &str| home.map(|h| h.join(rel));
 
+        let hearth = var("HEARTH_HOME")
+            .or_else(|| var("XDG_DATA_HOME").map(|d| d.join("hearth")))
+            .or_else(|| in_home(".local/share/hearth"));
+
         let huggingface = var("HF_HUB_CACHE")
             .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
             .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("huggingface").join("hub")))
@@ -82,6 +88,7 @@ impl DiscoveryRoots {
         }
 
         DiscoveryRoots {
+            hearth: hearth.into_iter().collect(),
             huggingface: huggingface.into_iter().collect(),
             ollama,
             lmstudio,
