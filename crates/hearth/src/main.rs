@@ -4,8 +4,10 @@
 //! command's result into an exit code: 0 on success, 1 on error (printed as
 //! `error: …` with its causes, and a `hint: …` where one helps), 2 on usage errors.
 
+mod catalog;
 mod cli;
 mod commands;
+mod hub_source;
 mod model_ref;
 mod threads;
 
