@@ -17,6 +17,7 @@ mod health;
 mod json;
 mod metrics;
 mod models;
+pub mod ollama;
 pub mod openai;
 mod openapi;
 mod server;
