@@ -112,24 +112,24 @@ pub(crate) async fn action(
     body: Bytes,
 ) -> Result<Json<ModelState>, ApiError> {
     let path = path.strip_prefix('/').unwrap_or(&path);
-    let not_found = || ApiError::NotFound(format!("/v1/models/{path}"));
-    let (id, action) = path.rsplit_once('/').ok_or_else(not_found)?;
+    let (id, action) = match path.rsplit_once('/') {
+        Some((id, action @ ("load" | "unload"))) => (id, action),
+        _ => return Err(ApiError::NotFound(format!("/v1/models/{path}"))),
+    };
     let info = state
         .pool
         .model(id)
         .ok_or_else(|| ApiError::ModelNotFound(id.to_owned()))?;
-    match action {
-        "load" => {
-            let body: LoadBody = if body.iter().all(u8::is_ascii_whitespace) {
-                LoadBody::default()
-            } else {
-                crate::json::parse(&body)?
-            };
-            let keep_alive = crate::ollama::wire::keep_alive(body.keep_alive.as_ref())?;
-            state.pool.load(id, keep_alive).await?;
-        }
-        "unload" => state.pool.unload(id)?,
-        _ => return Err(not_found()),
+    if action == "load" {
+        let body: LoadBody = if body.iter().all(u8::is_ascii_whitespace) {
+            LoadBody::default()
+        } else {
+            crate::json::parse(&body)?
+        };
+        let keep_alive = crate::ollama::wire::keep_alive(body.keep_alive.as_ref())?;
+        state.pool.load(id, keep_alive).await?;
+    } else {
+        state.pool.unload(id)?;
     }
     Ok(Json(ModelState::new(&state, info)))
 }

@@ -247,8 +247,13 @@ async fn load_errors_are_openai_shaped() -> TestResult {
     let error = error_of(&reply, StatusCode::BAD_REQUEST)?;
     assert_eq!(error["param"], "keep_alive");
 
-    let reply = send(app, post(&format!("/v1/models/{MODEL}/reload"), "")?).await?;
-    let error = error_of(&reply, StatusCode::NOT_FOUND)?;
-    assert_eq!(error["code"], "not_found");
+    for path in [
+        format!("/v1/models/{MODEL}/reload"),
+        format!("/v1/models/{MODEL}"),
+    ] {
+        let reply = send(app.clone(), post(&path, "")?).await?;
+        let error = error_of(&reply, StatusCode::NOT_FOUND)?;
+        assert_eq!(error["code"], "not_found", "{path}");
+    }
     Ok(())
 }
