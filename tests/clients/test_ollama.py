@@ -161,3 +161,16 @@ def test_missing_api_key_is_401(server):
     with pytest.raises(ollama.ResponseError) as e:
         client(server, key=None).list()
     assert e.value.status_code == 401
+
+
+def test_logprobs_come_with_each_token(server):
+    r = client(server).generate(
+        model=MODEL, prompt="What is the capital of France?", logprobs=True, top_logprobs=3,
+        options={"temperature": 0, "num_predict": 5},
+    )
+    assert len(r.logprobs) == r.eval_count
+    first = r.logprobs[0]
+    assert first.logprob <= 0
+    assert len(first.top_logprobs) == 3
+    assert first.top_logprobs[0].token == first.token, "greedy picks the most likely"
+    assert "".join(lp.token for lp in r.logprobs) == r.response

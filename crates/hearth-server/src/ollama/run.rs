@@ -17,7 +17,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use hearth_protocol::{EventStream, FinishReason, GenerateEvent, GenerateRequest, Usage};
+use hearth_protocol::{
+    EventStream, FinishReason, GenerateEvent, GenerateRequest, TokenLogprob, TokenLogprobs, Usage,
+};
 use serde::Serialize;
 use tokio::time::Sleep;
 
@@ -46,6 +48,37 @@ pub(crate) struct Line {
     done_reason: Option<&'static str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     counters: Option<Counters>,
+    /// Only when asked for: one entry per token of this line (or of the whole answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<Vec<Logprob>>,
+}
+
+/// Ollama's log-probability of one token, with its most likely alternatives.
+#[derive(Debug, Serialize)]
+struct Logprob {
+    token: String,
+    logprob: f32,
+    bytes: Vec<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_logprobs: Option<Vec<Logprob>>,
+}
+
+impl Logprob {
+    fn one(lp: &TokenLogprob) -> Self {
+        Self {
+            token: lp.text.clone(),
+            logprob: lp.logprob,
+            bytes: lp.bytes.clone(),
+            top_logprobs: None,
+        }
+    }
+
+    fn new(lp: TokenLogprobs) -> Self {
+        Self {
+            top_logprobs: Some(lp.top.iter().map(Self::one).collect()),
+            ..Self::one(&lp.chosen)
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +123,7 @@ impl Line {
             done: false,
             done_reason: None,
             counters: None,
+            logprobs: None,
         }
     }
 
@@ -167,17 +201,21 @@ pub(crate) async fn collect(
 ) -> Result<Response, ApiError> {
     let timeout = state.config.request_timeout;
     let metrics = state.metrics.as_ref();
+    let want_logprobs = request.logprobs.is_some();
     let work = async {
         let (mut stream, mut clock) = begin(state, request, started).await?;
         let mut text = String::new();
+        let mut logprobs = Vec::new();
         loop {
             match stream.next().await {
                 Some(GenerateEvent::Token(token)) => {
                     clock.token(metrics);
                     text.push_str(&token.text);
+                    logprobs.extend(token.logprobs.map(Logprob::new));
                 }
                 Some(GenerateEvent::Done(done)) => {
                     let mut line = Line::new(kind, model, text);
+                    line.logprobs = want_logprobs.then_some(logprobs);
                     line.done = true;
                     line.done_reason = Some(done_reason(done.finish_reason));
                     line.counters = Some(clock.counters(done.usage, metrics));
@@ -275,8 +313,10 @@ impl Ndjson {
             match event {
                 Some(GenerateEvent::Token(token)) => {
                     self.clock.token(&self.metrics);
-                    if !token.text.is_empty() {
-                        return Some(line_bytes(&Line::new(self.kind, &self.model, token.text)));
+                    if !token.text.is_empty() || token.logprobs.is_some() {
+                        let mut line = Line::new(self.kind, &self.model, token.text);
+                        line.logprobs = token.logprobs.map(|lp| vec![Logprob::new(lp)]);
+                        return Some(line_bytes(&line));
                     }
                 }
                 Some(GenerateEvent::Done(done)) => {

@@ -14,6 +14,7 @@
 //!   options are ignored with a warning in the log, as Ollama does.
 //! - `format`: `"json"` or a JSON Schema object.
 //! - `keep_alive`: seconds as a number, or a duration string (`"5m"`, `"0"`, `"-1"`).
+//! - `logprobs: true` and `top_logprobs` (0–20) ask for log-probabilities.
 //! - `/api/generate` renders `prompt` (and `system`) with the model's chat template
 //!   unless `raw` is true; a custom `template`, `suffix`, `images` and `context` are
 //!   refused with 400 rather than silently ignored.
@@ -26,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::ApiError;
 use crate::openai::wire::{
-    WireMessage, boolean, chat_message, integer, ranged, required_model, wrong_type,
+    WireMessage, boolean, chat_logprobs, chat_message, integer, ranged, required_model, wrong_type,
 };
 
 /// `POST /api/generate` body.
@@ -71,6 +72,8 @@ pub struct Common {
     options: Option<Value>,
     keep_alive: Option<Value>,
     think: Option<Value>,
+    logprobs: Option<Value>,
+    top_logprobs: Option<Value>,
 }
 
 /// What a request asks for.
@@ -181,6 +184,21 @@ impl Common {
         Ok(boolean("stream", self.stream.as_ref())?.unwrap_or(true))
     }
 
+    /// `logprobs: true` with `top_logprobs` (0–20) alternatives, as on the OpenAI side.
+    fn logprobs(&self) -> Result<Option<usize>, ApiError> {
+        let logprobs = boolean("logprobs", self.logprobs.as_ref())?;
+        let top = match integer("top_logprobs", self.top_logprobs.as_ref())? {
+            None => None,
+            Some(n) => Some(u32::try_from(n).map_err(|_| {
+                ApiError::invalid(
+                    "top_logprobs",
+                    format!("`top_logprobs` must be between 0 and 20, got {n}"),
+                )
+            })?),
+        };
+        chat_logprobs(logprobs, top)
+    }
+
     fn load_or_unload(self, model: String) -> Result<Validated, ApiError> {
         let stream = self.stream()?;
         let keep_alive = keep_alive(self.keep_alive.as_ref())?;
@@ -197,6 +215,7 @@ impl Common {
 
     fn build(self, model: String, prompt: Prompt) -> Result<Validated, ApiError> {
         let stream = self.stream()?;
+        let logprobs = self.logprobs()?;
         if boolean("think", self.think.as_ref())? == Some(true) {
             return Err(ApiError::invalid(
                 "think",
@@ -214,7 +233,7 @@ impl Common {
             prompt,
             sampling,
             stop,
-            logprobs: None,
+            logprobs,
             format: format(self.format)?,
             keep_alive: keep_alive(self.keep_alive.as_ref())?,
         };

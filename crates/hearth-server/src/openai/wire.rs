@@ -322,7 +322,10 @@ fn completion_prompt(prompt: Option<Value>) -> Result<String, ApiError> {
     }
 }
 
-fn chat_logprobs(logprobs: Option<bool>, top: Option<u32>) -> Result<Option<usize>, ApiError> {
+pub(crate) fn chat_logprobs(
+    logprobs: Option<bool>,
+    top: Option<u32>,
+) -> Result<Option<usize>, ApiError> {
     match (logprobs.unwrap_or(false), top) {
         (_, Some(top)) if top > MAX_TOP_LOGPROBS => Err(ApiError::invalid(
             "top_logprobs",

@@ -454,3 +454,48 @@ async fn ollama_requests_are_counted_in_the_metrics() -> TestResult {
     assert!(text.contains("hearth_generated_tokens_total 6"), "{text}");
     Ok(())
 }
+
+#[tokio::test]
+async fn logprobs_come_per_line_or_for_the_whole_answer() -> TestResult {
+    let (app, backend) = hello_app();
+    let body = generate_body(json!({"logprobs": true, "top_logprobs": 2}));
+    let lines = ndjson(&post_json(app.clone(), "/api/generate", &body).await?)?;
+    assert_eq!(
+        lines[0]["logprobs"],
+        json!([{
+            "token": "Hello", "logprob": -0.5, "bytes": b"Hello".to_vec(),
+            "top_logprobs": [
+                {"token": "alt0", "logprob": -1.0, "bytes": b"alt0".to_vec()},
+                {"token": "alt1", "logprob": -2.0, "bytes": b"alt1".to_vec()}
+            ]
+        }])
+    );
+    assert!(lines[3].get("logprobs").is_none(), "{}", lines[3]);
+    assert_eq!(backend.requests()[0].logprobs, Some(2));
+
+    let body = json!({
+        "model": MODEL, "stream": false, "logprobs": true,
+        "messages": [{"role": "user", "content": "hi"}]
+    });
+    let whole = post_json(app.clone(), "/api/chat", &body).await?.json()?;
+    let tokens: Vec<&str> = whole["logprobs"]
+        .as_array()
+        .ok_or("no logprobs")?
+        .iter()
+        .map(|lp| lp["token"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(tokens, ["Hello", " wor", "ld"]);
+
+    let plain = post_json(
+        app.clone(),
+        "/api/generate",
+        &generate_body(json!({"stream": false})),
+    )
+    .await?;
+    assert!(plain.json()?.get("logprobs").is_none());
+
+    let body = generate_body(json!({"top_logprobs": 2}));
+    let reply = post_json(app, "/api/generate", &body).await?;
+    ollama_error(&reply, StatusCode::BAD_REQUEST)?;
+    Ok(())
+}
