@@ -105,7 +105,8 @@ pub(crate) async fn answer(
 /// Renders the request's outcome the Ollama way and counts it in the metrics.
 fn finish(state: &AppState, model: Option<&str>, result: Result<Response, ApiError>) -> Response {
     let response = result.unwrap_or_else(|err| OllamaError(err).into_response());
-    crate::openai::count_request(state, model, &response);
+    let served = model.and_then(|m| resolve(state, m).ok());
+    crate::openai::count_request(state, served.as_ref().map(|i| i.name.as_str()), &response);
     response
 }
 

@@ -308,7 +308,7 @@ async fn latest_tag_finds_an_untagged_model() -> TestResult {
     let pool = FakePool::with_models(&["smollm2"]);
     let (app, backend) = app_with_pool(Script::Tokens(vec!["ok"]), pool, ServerConfig::default());
     let body = json!({"model": "smollm2:latest", "prompt": "hi", "stream": false});
-    let reply = post_json(app, "/api/generate", &body).await?;
+    let reply = post_json(app.clone(), "/api/generate", &body).await?;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
         reply.json()?["model"],
@@ -316,6 +316,11 @@ async fn latest_tag_finds_an_untagged_model() -> TestResult {
         "the name is echoed"
     );
     assert_eq!(only_request(&backend)?.model, "smollm2");
+    let text = send(app, get("/metrics")?).await?.text();
+    assert!(
+        text.contains("hearth_requests_total{model=\"smollm2\",status=\"200\"} 1"),
+        "counted under the served name: {text}"
+    );
     Ok(())
 }
 
