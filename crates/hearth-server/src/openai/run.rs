@@ -170,7 +170,7 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     })
 }
 
-pub(crate) fn error_json(err: &ApiError) -> String {
+fn error_json(err: &ApiError) -> String {
     serde_json::to_string(&err.body()).unwrap_or_else(|_| {
         r#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#
             .to_owned()
