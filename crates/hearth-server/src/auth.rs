@@ -28,6 +28,10 @@ pub(crate) async fn require_api_key(
         .map(str::trim);
     match presented {
         Some(presented) if same(presented.as_bytes(), key.as_bytes()) => next.run(request).await,
+        // Ollama clients read Ollama's error shape.
+        _ if request.uri().path().starts_with("/api/") => {
+            crate::ollama::OllamaError(ApiError::InvalidApiKey).into_response()
+        }
         _ => ApiError::InvalidApiKey.into_response(),
     }
 }

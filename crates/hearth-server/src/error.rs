@@ -151,8 +151,10 @@ impl From<BackendError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// Logs the failure: in full for server errors, only the status and the parameter
+    /// for client errors.
+    pub(crate) fn log(&self) {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
@@ -167,12 +169,26 @@ impl IntoResponse for ApiError {
                 "request rejected"
             );
         }
+    }
+
+    /// The `Retry-After` value in seconds, for errors that carry one.
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } => Some(retry_after.as_secs()),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after } = &self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after.as_secs()),
-            );
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -1,7 +1,8 @@
 //! `GET /openapi.json`: a small hand-written OpenAPI 3.1 description of the endpoints.
 //!
 //! It lists paths, methods and the error shape; request and response bodies follow
-//! OpenAI's published schema and are not repeated here.
+//! OpenAI's and Ollama's published APIs and are not repeated here. Ollama's endpoints
+//! answer errors as `{"error": "…"}` rather than the OpenAI shape.
 
 use axum::Json;
 use serde_json::{Value, json};
@@ -32,7 +33,7 @@ pub(crate) fn document() -> Value {
         "info": {
             "title": "Hearth",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "OpenAI-compatible API over local GGUF models."
+            "description": "OpenAI- and Ollama-compatible API over local GGUF models."
         },
         "paths": {
             "/v1/chat/completions": { "post": op("Create a chat completion; `stream: true` answers with server-sent events", "openai") },
@@ -42,6 +43,20 @@ pub(crate) fn document() -> Value {
                 "get": op("One model; its id may hold slashes and colons", "openai"),
                 "parameters": [{ "name": "model", "in": "path", "required": true, "schema": { "type": "string" } }]
             },
+            "/v1/models/{model}/load": {
+                "post": op("Load a model now; optional body `{\"keep_alive\": \"10m\"}`", "models"),
+                "parameters": [{ "name": "model", "in": "path", "required": true, "schema": { "type": "string" } }]
+            },
+            "/v1/models/{model}/unload": {
+                "post": op("Unload a model now", "models"),
+                "parameters": [{ "name": "model", "in": "path", "required": true, "schema": { "type": "string" } }]
+            },
+            "/api/generate": { "post": op("Ollama: generate from a prompt; NDJSON-streamed unless `stream: false`; errors are `{\"error\": …}`", "ollama") },
+            "/api/chat": { "post": op("Ollama: chat; NDJSON-streamed unless `stream: false`", "ollama") },
+            "/api/tags": { "get": op("Ollama: the servable models", "ollama") },
+            "/api/show": { "post": op("Ollama: one model's details, GGUF metadata and template", "ollama") },
+            "/api/ps": { "get": op("Ollama: the loaded models", "ollama") },
+            "/api/version": { "get": op("Ollama: the server's version", "ollama") },
             "/health": { "get": op("Liveness: 200 while the server answers; needs no API key", "operations") },
             "/ready": { "get": op("Readiness: 200 when a model can be served, 503 otherwise", "operations") },
             "/metrics": { "get": op("Prometheus metrics", "operations") },

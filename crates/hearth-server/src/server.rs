@@ -16,7 +16,7 @@ use tracing::Level;
 
 use crate::json::MAX_BODY_BYTES;
 use crate::{
-    ApiError, AppState, ServerConfig, auth, health, metrics, models, openai, openapi, pulls,
+    ApiError, AppState, ServerConfig, auth, health, metrics, models, ollama, openai, openapi, pulls,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,7 +41,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/chat/completions", post(openai::chat::chat_completions))
         .route("/v1/completions", post(openai::completions::completions))
         .route("/v1/models", get(models::list))
-        .route("/v1/models/{*id}", get(models::get))
+        .route("/v1/models/{*id}", get(models::get).post(models::action))
+        .route("/api/generate", post(ollama::generate::generate))
+        .route("/api/chat", post(ollama::chat::chat))
+        .route("/api/tags", get(ollama::models::tags))
+        .route("/api/show", post(ollama::models::show))
+        .route("/api/ps", get(ollama::models::ps))
+        .route("/api/version", get(ollama::models::version))
         .route(
             "/v1/pulls",
             post(pulls::routes::create).get(pulls::routes::list),

@@ -7,7 +7,7 @@
 pub(crate) mod chat;
 pub(crate) mod completions;
 mod response;
-mod run;
+pub(crate) mod run;
 pub mod wire;
 
 use axum::response::{IntoResponse, Response};
@@ -15,17 +15,23 @@ use axum::response::{IntoResponse, Response};
 use crate::{ApiError, AppState};
 use wire::Validated;
 
-/// Counts the request in the metrics and renders its outcome. A model label is kept
-/// only for served models, so clients cannot grow the label set at will.
+/// Renders the request's outcome and counts it in the metrics.
 fn finish(state: &AppState, model: Option<&str>, result: Result<Response, ApiError>) -> Response {
     let response = result.unwrap_or_else(IntoResponse::into_response);
+    count_request(state, model, &response);
+    response
+}
+
+/// Counts one answered generation request in the metrics, under its model's name when
+/// that model is served and under `unknown` otherwise, so clients cannot grow the
+/// label set at will.
+pub(crate) fn count_request(state: &AppState, model: Option<&str>, response: &Response) {
     let label = model
         .filter(|m| state.pool.model(m).is_some())
         .unwrap_or("unknown");
     state
         .metrics
         .record_request(label, response.status().as_u16());
-    response
 }
 
 /// Adds the model to the request's span, and the prompt when the configuration
@@ -46,7 +52,7 @@ fn log_request(state: &AppState, validated: &Validated) {
 }
 
 /// Adds the token counts of a finished non-streamed request to its span and log.
-fn log_usage(usage: hearth_protocol::Usage) {
+pub(crate) fn log_usage(usage: hearth_protocol::Usage) {
     let span = tracing::Span::current();
     span.record("prompt_tokens", usage.prompt_tokens);
     span.record("completion_tokens", usage.completion_tokens);

@@ -109,25 +109,25 @@ async fn collect(
     }
 }
 
-fn ended_early() -> ApiError {
+pub(crate) fn ended_early() -> ApiError {
     ApiError::Internal("the backend closed the event stream without a result".to_owned())
 }
 
 /// Time to first token and time per output token of one sequence.
-struct Timing {
+pub(crate) struct Timing {
     started: Instant,
     first_token: Option<Instant>,
 }
 
 impl Timing {
-    fn new(started: Instant) -> Self {
+    pub(crate) fn new(started: Instant) -> Self {
         Self {
             started,
             first_token: None,
         }
     }
 
-    fn token(&mut self, metrics: &Metrics) {
+    pub(crate) fn token(&mut self, metrics: &Metrics) {
         if self.first_token.is_none() {
             let now = Instant::now();
             metrics.observe_time_to_first_token(now - self.started);
@@ -135,7 +135,12 @@ impl Timing {
         }
     }
 
-    fn done(&self, metrics: &Metrics, completion_tokens: usize) {
+    /// When the first token arrived, if one has.
+    pub(crate) fn first_token(&self) -> Option<Instant> {
+        self.first_token
+    }
+
+    pub(crate) fn done(&self, metrics: &Metrics, completion_tokens: usize) {
         if let (Some(first), Ok(later)) = (self.first_token, u32::try_from(completion_tokens))
             && later > 1
         {

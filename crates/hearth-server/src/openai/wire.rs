@@ -229,14 +229,14 @@ impl Common {
     }
 }
 
-fn required_model(model: Option<String>) -> Result<String, ApiError> {
+pub(crate) fn required_model(model: Option<String>) -> Result<String, ApiError> {
     match model {
         Some(m) if !m.trim().is_empty() => Ok(m),
         _ => Err(ApiError::invalid("model", "`model` is required")),
     }
 }
 
-fn chat_message(index: usize, message: WireMessage) -> Result<ChatMessage, ApiError> {
+pub(crate) fn chat_message(index: usize, message: WireMessage) -> Result<ChatMessage, ApiError> {
     let role = match message.role.as_deref() {
         Some(role @ ("system" | "user" | "assistant" | "tool")) => role.to_owned(),
         // OpenAI's newer name for the system role; chat templates know `system`.
@@ -322,7 +322,10 @@ fn completion_prompt(prompt: Option<Value>) -> Result<String, ApiError> {
     }
 }
 
-fn chat_logprobs(logprobs: Option<bool>, top: Option<u32>) -> Result<Option<usize>, ApiError> {
+pub(crate) fn chat_logprobs(
+    logprobs: Option<bool>,
+    top: Option<u32>,
+) -> Result<Option<usize>, ApiError> {
     match (logprobs.unwrap_or(false), top) {
         (_, Some(top)) if top > MAX_TOP_LOGPROBS => Err(ApiError::invalid(
             "top_logprobs",
@@ -433,7 +436,12 @@ fn include_usage(options: Option<Value>) -> Result<bool, ApiError> {
 }
 
 /// A number in `[lo, hi]`, or `None` when absent or `null`.
-fn ranged(param: &str, value: Option<&Value>, lo: f64, hi: f64) -> Result<Option<f32>, ApiError> {
+pub(crate) fn ranged(
+    param: &str,
+    value: Option<&Value>,
+    lo: f64,
+    hi: f64,
+) -> Result<Option<f32>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
@@ -448,7 +456,7 @@ fn ranged(param: &str, value: Option<&Value>, lo: f64, hi: f64) -> Result<Option
 }
 
 /// An integer, or `None` when absent or `null`.
-fn integer(param: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn integer(param: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -460,7 +468,7 @@ fn integer(param: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> 
 }
 
 /// A boolean, or `None` when absent or `null`.
-fn boolean(param: &str, value: Option<&Value>) -> Result<Option<bool>, ApiError> {
+pub(crate) fn boolean(param: &str, value: Option<&Value>) -> Result<Option<bool>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -468,7 +476,7 @@ fn boolean(param: &str, value: Option<&Value>) -> Result<Option<bool>, ApiError>
     }
 }
 
-fn wrong_type(param: &str, expected: &str, got: &Value) -> ApiError {
+pub(crate) fn wrong_type(param: &str, expected: &str, got: &Value) -> ApiError {
     ApiError::invalid(param, format!("`{param}` must be {expected}, got `{got}`"))
 }
 

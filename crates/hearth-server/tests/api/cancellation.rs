@@ -117,3 +117,38 @@ async fn shutdown_lets_an_in_flight_stream_finish() -> TestResult {
     tokio::time::timeout(Duration::from_secs(5), running.server).await???;
     Ok(())
 }
+
+#[tokio::test]
+async fn dropping_an_ollama_ndjson_client_cancels_the_generation() -> TestResult {
+    let (running, backend) = start(Script::Hold).await?;
+    let body = json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]});
+    let mut socket = open_request(running.addr, "/api/chat", &body).await?;
+    let seen = read_until(&mut socket, "tick", Duration::from_secs(5)).await?;
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("application/x-ndjson"), "{seen}");
+    drop(socket);
+    assert!(
+        backend.wait_for_drop(Duration::from_secs(5)).await,
+        "the backend's stream was not dropped after the client left"
+    );
+    let _ = running.stop.send(());
+    running.server.await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn dropping_a_waiting_non_streamed_ollama_client_cancels_the_generation() -> TestResult {
+    let (running, backend) = start(Script::Hold).await?;
+    let body = json!({"model": MODEL, "prompt": "hi", "stream": false});
+    let socket = open_request(running.addr, "/api/generate", &body).await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(backend.requests().len(), 1);
+    drop(socket);
+    assert!(
+        backend.wait_for_drop(Duration::from_secs(5)).await,
+        "the backend's stream was not dropped after the client left"
+    );
+    let _ = running.stop.send(());
+    running.server.await??;
+    Ok(())
+}

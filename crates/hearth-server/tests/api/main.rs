@@ -5,6 +5,8 @@ mod chat;
 mod completions;
 mod errors;
 mod models;
+mod ollama;
+mod ollama_models;
 mod ops;
 mod pulls;
 mod support;

@@ -176,9 +176,21 @@ impl Backend for FakeBackend {
     }
 }
 
-/// A pool with a fixed list of models and fixed stats.
+/// Memory every model loaded by the fake pool reports, in bytes.
+pub const LOADED_BYTES: u64 = 123_456_789;
+
+/// What the fake pool was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolCall {
+    Load(String, Option<KeepAlive>),
+    Unload(String),
+}
+
+/// A pool with a fixed list of models and fixed stats, which remembers what it loads.
 pub struct FakePool {
     pub models: Vec<ModelInfo>,
+    loaded: Mutex<Vec<LoadedModel>>,
+    calls: Mutex<Vec<PoolCall>>,
 }
 
 impl FakePool {
@@ -194,7 +206,30 @@ impl FakePool {
                 created: 1_700_000_000,
             })
             .collect();
-        Arc::new(Self { models })
+        Self::with_infos(models)
+    }
+
+    pub fn with_infos(models: Vec<ModelInfo>) -> Arc<Self> {
+        Arc::new(Self {
+            models,
+            loaded: Mutex::default(),
+            calls: Mutex::default(),
+        })
+    }
+
+    /// Every load and unload asked for so far.
+    pub fn calls(&self) -> Vec<PoolCall> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, name: &str, call: PoolCall) -> Result<(), BackendError> {
+        if !self.models.iter().any(|m| m.name == name) {
+            return Err(BackendError::ModelNotFound(name.to_owned()));
+        }
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(call);
+        }
+        Ok(())
     }
 }
 
@@ -205,13 +240,37 @@ impl ModelPool for FakePool {
 
     fn load(
         &self,
-        _name: &str,
-        _keep_alive: Option<KeepAlive>,
+        name: &str,
+        keep_alive: Option<KeepAlive>,
     ) -> BoxFuture<'_, Result<(), BackendError>> {
-        Box::pin(async { Ok(()) })
+        let name = name.to_owned();
+        Box::pin(async move {
+            self.record(&name, PoolCall::Load(name.clone(), keep_alive))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let expires_at = match keep_alive.unwrap_or_default() {
+                KeepAlive::Forever => None,
+                KeepAlive::For(d) => Some(now + d.as_secs()),
+            };
+            if let Ok(mut loaded) = self.loaded.lock() {
+                loaded.retain(|m| m.name != name);
+                loaded.push(LoadedModel {
+                    name,
+                    memory_bytes: LOADED_BYTES,
+                    expires_at,
+                });
+            }
+            Ok(())
+        })
     }
 
-    fn unload(&self, _name: &str) -> Result<(), BackendError> {
+    fn unload(&self, name: &str) -> Result<(), BackendError> {
+        self.record(name, PoolCall::Unload(name.to_owned()))?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.retain(|m| m.name != name);
+        }
         Ok(())
     }
 
@@ -224,7 +283,7 @@ impl ModelPool for FakePool {
     }
 
     fn loaded(&self) -> Vec<LoadedModel> {
-        Vec::new()
+        self.loaded.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     fn stats(&self) -> PoolStats {
@@ -241,6 +300,17 @@ pub fn app_with(script: Script, config: ServerConfig) -> (Router, Arc<FakeBacken
     let backend = FakeBackend::new(script);
     let state = AppState::new(backend.clone(), FakePool::with_models(&[MODEL]), config);
     (hearth_server::app(state.clone()), backend, state)
+}
+
+/// An app over a fake backend playing `script` and `pool`, both returned for checks.
+pub fn app_with_pool(
+    script: Script,
+    pool: Arc<FakePool>,
+    config: ServerConfig,
+) -> (Router, Arc<FakeBackend>) {
+    let backend = FakeBackend::new(script);
+    let state = AppState::new(backend.clone(), pool, config);
+    (hearth_server::app(state), backend)
 }
 
 /// An app whose backend answers "Hello world" in three tokens.

@@ -1,0 +1,252 @@
+//! What Ollama says about a model, read from its GGUF metadata: `details`
+//! (family, parameter size, quantization), `model_info`, the chat template, and a
+//! digest.
+//!
+//! A file that cannot be read (moved, truncated) still gets an answer built from the
+//! [`ModelInfo`] alone, with a warning in the log: listing models must not fail
+//! because of one of them.
+
+use std::path::Path;
+
+use hearth_gguf::{GgufFile, Value as GgufValue};
+use hearth_protocol::ModelInfo;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Arrays longer than this (the vocabulary, merges, token types) are left out of
+/// `model_info` unless a verbose answer is asked for, as Ollama does.
+const MAX_ARRAY: usize = 64;
+
+/// Ollama's `details` object.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Details {
+    pub parent_model: String,
+    pub format: &'static str,
+    pub family: String,
+    pub families: Vec<String>,
+    pub parameter_size: String,
+    pub quantization_level: String,
+}
+
+/// Everything `/api/show` reports that comes from the file.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    pub details: Details,
+    /// GGUF metadata as JSON, plus `general.parameter_count`.
+    pub model_info: Map<String, Value>,
+    /// `tokenizer.chat_template`, or empty.
+    pub template: String,
+}
+
+/// Reads the facts of `info`'s file; `verbose` keeps long arrays in `model_info`.
+pub(crate) fn read(info: &ModelInfo, verbose: bool) -> Facts {
+    match GgufFile::open(&info.path) {
+        Ok(file) => from_file(info, &file, verbose),
+        Err(err) => {
+            tracing::warn!(model = %info.name, path = %info.path.display(), %err, "cannot read the model's GGUF metadata");
+            Facts {
+                details: details(&info.architecture, String::new(), "unknown".to_owned()),
+                model_info: Map::new(),
+                template: String::new(),
+            }
+        }
+    }
+}
+
+fn from_file(info: &ModelInfo, file: &GgufFile, verbose: bool) -> Facts {
+    let metadata = file.metadata();
+    let architecture = metadata
+        .get("general.architecture")
+        .and_then(GgufValue::as_str)
+        .unwrap_or(&info.architecture);
+    let counted: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
+    let parameter_count = metadata
+        .get("general.parameter_count")
+        .and_then(GgufValue::as_u64)
+        .or((counted > 0).then_some(counted));
+    let parameter_size = match parameter_count {
+        Some(n) => human_count(n),
+        None => metadata
+            .get("general.size_label")
+            .and_then(GgufValue::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let quantization_level = metadata
+        .get("general.file_type")
+        .and_then(GgufValue::as_u64)
+        .map_or("unknown", file_type_name)
+        .to_owned();
+    let mut model_info: Map<String, Value> = metadata
+        .iter()
+        .map(|(key, value)| (key.to_owned(), to_json(value, verbose)))
+        .collect();
+    if let Some(n) = parameter_count {
+        model_info.insert("general.parameter_count".to_owned(), Value::from(n));
+    }
+    let template = metadata
+        .get("tokenizer.chat_template")
+        .and_then(GgufValue::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Facts {
+        details: details(architecture, parameter_size, quantization_level),
+        model_info,
+        template,
+    }
+}
+
+fn details(family: &str, parameter_size: String, quantization_level: String) -> Details {
+    Details {
+        parent_model: String::new(),
+        format: "gguf",
+        family: family.to_owned(),
+        families: vec![family.to_owned()],
+        parameter_size,
+        quantization_level,
+    }
+}
+
+/// A hex sha256 naming the model's file. A file in Hearth's blob store is named by
+/// the sha256 of its content (`sha256-<hex>`) and that is used; for any other file,
+/// hashing gigabytes on every listing is too slow, so the digest is the sha256 of its
+/// path and size: stable while the file stays put, but not a content hash.
+pub(crate) fn digest(info: &ModelInfo) -> String {
+    if let Some(hex) = blob_digest(&info.path) {
+        return hex.to_owned();
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(info.path.to_string_lossy().as_bytes());
+    hasher.update([0]);
+    hasher.update(info.size_bytes.to_string().as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn blob_digest(path: &Path) -> Option<&str> {
+    let hex = path.file_name()?.to_str()?.strip_prefix("sha256-")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// A parameter count the way Ollama writes it: `134.52M`, `8.0B`.
+fn human_count(n: u64) -> String {
+    let n_f = n as f64;
+    if n >= 1_000_000_000 {
+        format!("{:.1}B", n_f / 1e9)
+    } else if n >= 1_000_000 {
+        format!("{:.2}M", n_f / 1e6)
+    } else if n >= 1_000 {
+        format!("{:.2}K", n_f / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+/// llama.cpp's `general.file_type` (`enum llama_ftype`) as a quantization name.
+fn file_type_name(file_type: u64) -> &'static str {
+    match file_type {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        4 => "Q4_1_SOME_F16",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
+        32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        38 => "MXFP4_MOE",
+        _ => "unknown",
+    }
+}
+
+fn to_json(value: &GgufValue, verbose: bool) -> Value {
+    match value {
+        GgufValue::U8(v) => Value::from(*v),
+        GgufValue::I8(v) => Value::from(*v),
+        GgufValue::U16(v) => Value::from(*v),
+        GgufValue::I16(v) => Value::from(*v),
+        GgufValue::U32(v) => Value::from(*v),
+        GgufValue::I32(v) => Value::from(*v),
+        GgufValue::U64(v) => Value::from(*v),
+        GgufValue::I64(v) => Value::from(*v),
+        GgufValue::F32(v) => Value::from(f64::from(*v)),
+        GgufValue::F64(v) => Value::from(*v),
+        GgufValue::Bool(v) => Value::from(*v),
+        GgufValue::String(v) => Value::from(v.as_str()),
+        GgufValue::Array(items) if !verbose && items.len() > MAX_ARRAY => Value::Null,
+        GgufValue::Array(items) => items.iter().map(|v| to_json(v, verbose)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn counts_read_like_ollamas() {
+        assert_eq!(human_count(134_515_008), "134.52M");
+        assert_eq!(human_count(8_030_261_248), "8.0B");
+        assert_eq!(human_count(4_096), "4.10K");
+        assert_eq!(human_count(12), "12");
+    }
+
+    #[test]
+    fn file_types_name_llama_cpp_quantizations() {
+        assert_eq!(file_type_name(3), "Q4_1");
+        assert_eq!(file_type_name(7), "Q8_0");
+        assert_eq!(file_type_name(15), "Q4_K_M");
+        assert_eq!(file_type_name(999), "unknown");
+    }
+
+    #[test]
+    fn blob_files_keep_their_content_digest() {
+        let hex = "ab".repeat(32);
+        let blob = ModelInfo {
+            name: "m".into(),
+            path: PathBuf::from(format!("/store/blobs/sha256-{hex}")),
+            architecture: "llama".into(),
+            n_ctx: 1,
+            size_bytes: 1,
+            created: 0,
+        };
+        assert_eq!(digest(&blob), hex);
+        let other = ModelInfo {
+            path: PathBuf::from("/models/m.gguf"),
+            ..blob
+        };
+        let d = digest(&other);
+        assert_eq!(d.len(), 64);
+        assert_ne!(d, hex);
+        assert_eq!(d, digest(&other), "stable");
+    }
+}
