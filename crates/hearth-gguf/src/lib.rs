@@ -13,6 +13,7 @@
 //! Shapes are in ggml order throughout: `dims[0]` is the innermost (row) dimension.
 
 mod error;
+pub mod facts;
 mod metadata;
 mod parse;
 pub mod quant;

@@ -50,7 +50,7 @@ pub fn find<'a>(discovery: &'a Discovery, name: &str) -> Option<&'a DiscoveredMo
     let canonical = hearth_hub::ModelRef::parse(name).ok().map(|r| r.name());
     discovery.models.iter().find(|m| {
         m.name == wanted
-            || m.aliases.iter().any(|a| *a == wanted)
+            || m.aliases.contains(&wanted)
             || canonical.as_deref() == Some(m.name.as_str())
     })
 }

@@ -131,9 +131,10 @@ pub struct ServeArgs {
     /// Port to listen on (default: the port of `HEARTH_HOST`, else 8434).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// A model to serve, as `NAME=PATH` or a path to a `.gguf` file (named after the
-    /// file); repeatable.
-    #[arg(short, long = "model", value_name = "[NAME=]PATH", required = true)]
+    /// A model to serve: a path to a `.gguf` file (named after the file), a model
+    /// name from `hearth list`, or `NAME=MODEL` to name it; repeatable. Without it,
+    /// every model on this machine is served, each loaded on first use.
+    #[arg(short, long = "model", value_name = "[NAME=]MODEL")]
     pub models: Vec<String>,
     /// Require `Authorization: Bearer KEY` on every endpoint but `/health`.
     #[arg(

@@ -134,7 +134,7 @@ pub(crate) fn classify(file: &GgufFile, path: &Path) -> Result<Class, GgufError>
         display_name: meta.opt_str("general.name")?.map(str::to_owned),
         file_type: meta
             .opt_u32("general.file_type")?
-            .and_then(file_type_name)
+            .and_then(|id| hearth_gguf::facts::file_type_name(u64::from(id)))
             .map(str::to_owned),
         context_length: meta.opt_u64(&format!("{arch}.context_length"))?,
         has_chat_template: has_chat_template(meta),
@@ -144,46 +144,6 @@ pub(crate) fn classify(file: &GgufFile, path: &Path) -> Result<Class, GgufError>
 
 fn has_chat_template(meta: &Metadata) -> bool {
     meta.contains_key("tokenizer.chat_template")
-}
-
-/// llama.cpp's `llama_ftype` names for `general.file_type`.
-pub(crate) fn file_type_name(id: u32) -> Option<&'static str> {
-    Some(match id {
-        0 => "F32",
-        1 => "F16",
-        2 => "Q4_0",
-        3 => "Q4_1",
-        7 => "Q8_0",
-        8 => "Q5_0",
-        9 => "Q5_1",
-        10 => "Q2_K",
-        11 => "Q3_K_S",
-        12 => "Q3_K_M",
-        13 => "Q3_K_L",
-        14 => "Q4_K_S",
-        15 => "Q4_K_M",
-        16 => "Q5_K_S",
-        17 => "Q5_K_M",
-        18 => "Q6_K",
-        19 => "IQ2_XXS",
-        20 => "IQ2_XS",
-        21 => "Q2_K_S",
-        22 => "IQ3_XS",
-        23 => "IQ3_XXS",
-        24 => "IQ1_S",
-        25 => "IQ4_NL",
-        26 => "IQ3_S",
-        27 => "IQ3_M",
-        28 => "IQ2_S",
-        29 => "IQ2_M",
-        30 => "IQ4_XS",
-        31 => "IQ1_M",
-        32 => "BF16",
-        36 => "TQ1_0",
-        37 => "TQ2_0",
-        38 => "MXFP4_MOE",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

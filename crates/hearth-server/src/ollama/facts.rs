@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use hearth_gguf::{GgufFile, Value as GgufValue};
+use hearth_gguf::{GgufFile, Value as GgufValue, facts};
 use hearth_protocol::ModelInfo;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -60,24 +60,16 @@ fn from_file(info: &ModelInfo, file: &GgufFile, verbose: bool) -> Facts {
         .get("general.architecture")
         .and_then(GgufValue::as_str)
         .unwrap_or(&info.architecture);
-    let counted: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
-    let parameter_count = metadata
-        .get("general.parameter_count")
-        .and_then(GgufValue::as_u64)
-        .or((counted > 0).then_some(counted));
+    let parameter_count = facts::parameter_count(file);
     let parameter_size = match parameter_count {
-        Some(n) => human_count(n),
+        Some(n) => facts::parameter_size(n),
         None => metadata
             .get("general.size_label")
             .and_then(GgufValue::as_str)
             .unwrap_or_default()
             .to_owned(),
     };
-    let quantization_level = metadata
-        .get("general.file_type")
-        .and_then(GgufValue::as_u64)
-        .map_or("unknown", file_type_name)
-        .to_owned();
+    let quantization_level = facts::quantization(file).unwrap_or("unknown").to_owned();
     let mut model_info: Map<String, Value> = metadata
         .iter()
         .map(|(key, value)| (key.to_owned(), to_json(value, verbose)))
@@ -132,61 +124,6 @@ fn blob_digest(path: &Path) -> Option<&str> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
-/// A parameter count the way Ollama writes it: `134.52M`, `8.0B`.
-fn human_count(n: u64) -> String {
-    let n_f = n as f64;
-    if n >= 1_000_000_000 {
-        format!("{:.1}B", n_f / 1e9)
-    } else if n >= 1_000_000 {
-        format!("{:.2}M", n_f / 1e6)
-    } else if n >= 1_000 {
-        format!("{:.2}K", n_f / 1e3)
-    } else {
-        n.to_string()
-    }
-}
-
-/// llama.cpp's `general.file_type` (`enum llama_ftype`) as a quantization name.
-fn file_type_name(file_type: u64) -> &'static str {
-    match file_type {
-        0 => "F32",
-        1 => "F16",
-        2 => "Q4_0",
-        3 => "Q4_1",
-        4 => "Q4_1_SOME_F16",
-        7 => "Q8_0",
-        8 => "Q5_0",
-        9 => "Q5_1",
-        10 => "Q2_K",
-        11 => "Q3_K_S",
-        12 => "Q3_K_M",
-        13 => "Q3_K_L",
-        14 => "Q4_K_S",
-        15 => "Q4_K_M",
-        16 => "Q5_K_S",
-        17 => "Q5_K_M",
-        18 => "Q6_K",
-        19 => "IQ2_XXS",
-        20 => "IQ2_XS",
-        21 => "Q2_K_S",
-        22 => "IQ3_XS",
-        23 => "IQ3_XXS",
-        24 => "IQ1_S",
-        25 => "IQ4_NL",
-        26 => "IQ3_S",
-        27 => "IQ3_M",
-        28 => "IQ2_S",
-        29 => "IQ2_M",
-        30 => "IQ4_XS",
-        31 => "IQ1_M",
-        32 => "BF16",
-        36 => "TQ1_0",
-        37 => "TQ2_0",
-        38 => "MXFP4_MOE",
-        _ => "unknown",
-    }
-}
-
 fn to_json(value: &GgufValue, verbose: bool) -> Value {
     match value {
         GgufValue::U8(v) => Value::from(*v),
@@ -211,22 +148,6 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-
-    #[test]
-    fn counts_read_like_ollamas() {
-        assert_eq!(human_count(134_515_008), "134.52M");
-        assert_eq!(human_count(8_030_261_248), "8.0B");
-        assert_eq!(human_count(4_096), "4.10K");
-        assert_eq!(human_count(12), "12");
-    }
-
-    #[test]
-    fn file_types_name_llama_cpp_quantizations() {
-        assert_eq!(file_type_name(3), "Q4_1");
-        assert_eq!(file_type_name(7), "Q8_0");
-        assert_eq!(file_type_name(15), "Q4_K_M");
-        assert_eq!(file_type_name(999), "unknown");
-    }
 
     #[test]
     fn blob_files_keep_their_content_digest() {

@@ -1,8 +1,11 @@
-//! `hearth serve`: the OpenAI-compatible HTTP server over the models given with
-//! `--model`, each loaded at start and batched by its own engine.
+//! `hearth serve`: the OpenAI- and Ollama-compatible HTTP server over the models
+//! given with `--model` (loaded at start) or, without `--model`, every model on this
+//! machine (loaded on first use); models pulled while serving join them.
+
+mod models;
+mod pulls;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +21,12 @@ const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 8434;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let models = args
-        .models
-        .iter()
-        .map(|m| model_arg(m))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    check_unique(&models)?;
+    let models = models::to_serve(&args.models)?;
+    let preload = if args.models.is_empty() {
+        0
+    } else {
+        models.len()
+    };
     let config = EngineConfig {
         n_ctx: args.ctx,
         scheduler: SchedulerConfig {
@@ -43,11 +46,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, pool))?;
+    runtime.block_on(serve(args, pool, preload))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServeArgs, pool: Arc<EnginePool>) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, pool: Arc<EnginePool>, preload: usize) -> anyhow::Result<()> {
     let address = address(args.host.as_deref(), args.port)?;
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
         Hinted::error(
@@ -61,8 +64,8 @@ async fn serve(args: ServeArgs, pool: Arc<EnginePool>) -> anyhow::Result<()> {
     // The models named on the command line are loaded up front, so the first request
     // does not wait; past --max-loaded the rest load on first use.
     let preload = match args.max_loaded {
-        0 => usize::MAX,
-        n => n,
+        0 => preload,
+        n => preload.min(n),
     };
     for model in pool.models().into_iter().take(preload) {
         pool.load(&model.name, None)
@@ -76,10 +79,17 @@ async fn serve(args: ServeArgs, pool: Arc<EnginePool>) -> anyhow::Result<()> {
         log_prompts: args.log_prompts,
     };
     let names: Vec<String> = pool.models().into_iter().map(|m| m.name).collect();
-    let state = AppState::new(pool.clone(), pool.clone(), config);
-    ready_line(&format!(
-        "hearth: serving {} on http://{local} (Ctrl-C stops)",
+    let mut state = AppState::new(pool.clone(), pool.clone(), config);
+    if let Some(manager) = pulls::manager(pool.clone()).await {
+        state = state.with_pulls(manager);
+    }
+    let serving = if names.is_empty() {
+        "no models yet (pull one with `hearth pull OWNER/REPO` or POST /api/pull)".to_string()
+    } else {
         names.join(", ")
+    };
+    ready_line(&format!(
+        "hearth: serving {serving} on http://{local} (Ctrl-C stops)"
     ));
     hearth_server::serve(listener, state, shutdown_signal())
         .await
@@ -125,37 +135,6 @@ fn split_host_port(value: &str) -> anyhow::Result<(String, Option<u16>)> {
         return Err(bad());
     }
     Ok((host.to_string(), port))
-}
-
-/// `NAME=PATH`, or a path named after its file stem in lower case.
-fn model_arg(arg: &str) -> anyhow::Result<(String, PathBuf)> {
-    let (name, path) = match arg.split_once('=') {
-        Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
-        _ => {
-            let path = PathBuf::from(arg);
-            let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase());
-            (stem.unwrap_or_default(), path)
-        }
-    };
-    if !path.is_file() {
-        return Err(Hinted::error(
-            format!("model `{}` not found", path.display()),
-            "pass `--model NAME=PATH` with the path to a `.gguf` file",
-        ));
-    }
-    Ok((name, path))
-}
-
-fn check_unique(models: &[(String, PathBuf)]) -> anyhow::Result<()> {
-    for (i, (name, _)) in models.iter().enumerate() {
-        if models[..i].iter().any(|(n, _)| n == name) {
-            return Err(Hinted::error(
-                format!("two models are named `{name}`"),
-                "name them apart with `--model NAME=PATH`",
-            ));
-        }
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() {
