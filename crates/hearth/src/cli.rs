@@ -21,7 +21,12 @@ impl Cli {
             Command::Run(args) => args.threads,
             Command::Bench(args) => Some(args.threads),
             Command::Serve(args) => args.threads,
-            Command::Tokenize(_) | Command::Check(_) => None,
+            Command::Tokenize(_)
+            | Command::Check(_)
+            | Command::List(_)
+            | Command::Show(_)
+            | Command::Rm(_)
+            | Command::Ps(_) => None,
         }
     }
 }
@@ -41,6 +46,61 @@ pub enum Command {
     /// Exit status: 0 when the command is allowed (perhaps after confirmation),
     /// 3 when the mode blocks it.
     Check(CheckArgs),
+    /// List the models on this machine: pulled by Hearth, or found in the Hugging Face
+    /// cache, Ollama's and LM Studio's stores, ./models and HEARTH_MODELS.
+    List(ListArgs),
+    /// Show what a model is: architecture, parameters, quantization, context, chat
+    /// template, file and source.
+    Show(ShowArgs),
+    /// Remove models: deletes what Hearth pulled; a model found elsewhere is only
+    /// forgotten (its file stays).
+    Rm(RmArgs),
+    /// List the models loaded in the running server, with memory and expiry.
+    Ps(PsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the models as a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A model name from `hearth list`, or a path to a `.gguf` file.
+    pub model: String,
+    /// Print the details as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the chat template.
+    #[arg(long, conflicts_with = "json")]
+    pub template: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Model names from `hearth list`.
+    #[arg(required = true)]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// The server, as `host:port` or a URL (default: HEARTH_HOST, else 127.0.0.1:8434).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The server's API key.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "HEARTH_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// Print the server's answer as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         Command::Tokenize(args) => commands::tokenize::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::List(args) => commands::list::run(args),
+        Command::Show(args) => commands::show::run(args),
+        Command::Rm(args) => commands::rm::run(args),
+        Command::Ps(args) => commands::ps::run(args),
     };
     match result {
         Ok(code) => code,

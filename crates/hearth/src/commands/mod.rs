@@ -1,5 +1,9 @@
 pub mod bench;
 pub mod check;
+pub mod list;
+pub mod ps;
+pub mod rm;
 pub mod run;
 pub mod serve;
+pub mod show;
 pub mod tokenize;
