@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -24,7 +25,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, *extra_args):
+    def __init__(self, *extra_args, env=None):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         args = [
@@ -36,7 +37,13 @@ class Server:
             *extra_args,
         ]
         self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"hearth-serve-{self.port}.log"), "w+")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        # A home of its own: the server keeps its pull jobs and pulled models there,
+        # never in the user's.
+        self.home = tempfile.mkdtemp(prefix="hearth-home-")
+        environment = dict(os.environ, HEARTH_HOME=self.home, **(env or {}))
+        self.process = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, env=environment
+        )
         self.wait_healthy()
 
     def wait_healthy(self):

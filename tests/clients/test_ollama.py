@@ -1,6 +1,6 @@
 """The official `ollama` Python package against `hearth serve` with SmolLM2.
 
-Pulling and deleting models are not covered here yet.
+Pulling and deleting are in test_pull.py.
 """
 
 import json

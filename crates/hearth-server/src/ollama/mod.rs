@@ -111,7 +111,9 @@ fn finish(state: &AppState, model: Option<&str>, result: Result<Response, ApiErr
 }
 
 /// The served model `name` names. Ollama clients often add the default tag, so
-/// `name:latest` finds `name` when no model is called `name:latest`.
+/// `name:latest` finds `name` when no model is called `name:latest`; and the name a
+/// model was pulled as (`hf.co/Owner/Repo:Q4_K_M`) finds it under its canonical name
+/// (`owner/repo:q4_k_m`).
 pub(crate) fn resolve(state: &AppState, name: &str) -> Result<ModelInfo, ApiError> {
     state
         .pool
@@ -119,6 +121,10 @@ pub(crate) fn resolve(state: &AppState, name: &str) -> Result<ModelInfo, ApiErro
         .or_else(|| {
             name.strip_suffix(":latest")
                 .and_then(|n| state.pool.model(n))
+        })
+        .or_else(|| {
+            let canonical = state.pulls.as_ref()?.source().canonical_name(name).ok()?;
+            state.pool.model(&canonical)
         })
         .ok_or_else(|| ApiError::ModelNotFound(name.to_owned()))
 }

@@ -25,6 +25,13 @@ pub struct JobUpdate {
     pub progress: Option<PullProgress>,
 }
 
+/// A progress report and the byte counts of the pull so far.
+#[derive(Clone)]
+struct Reported {
+    progress: PullProgress,
+    bytes: (u64, Option<u64>),
+}
+
 struct Live {
     updates: watch::Sender<JobUpdate>,
     task: AbortHandle,
@@ -176,9 +183,14 @@ impl PullManager {
             tracing::warn!(job = %job.id, error = %e, "cannot record a pull as running");
         }
         job.status = PullStatus::Running;
-        let (progress_tx, mut progress_rx) = watch::channel(None::<PullProgress>);
+        let (progress_tx, mut progress_rx) = watch::channel(None::<Reported>);
+        let mut bytes = (job.completed_bytes, job.total_bytes);
         let report = Box::new(move |p: PullProgress| {
-            progress_tx.send_replace(Some(p));
+            // Byte counts come from download reports only; the other steps carry none.
+            if p.phase == PullPhase::Downloading {
+                bytes = (p.completed, p.total);
+            }
+            progress_tx.send_replace(Some(Reported { progress: p, bytes }));
         });
         let reference = job.reference.clone();
         let pull = self.source.pull(&reference, report);
@@ -188,11 +200,11 @@ impl PullManager {
             tokio::select! {
                 outcome = &mut pull => break outcome,
                 Ok(()) = progress_rx.changed() => {
-                    let progress = progress_rx.borrow_and_update().clone();
-                    if let Some(p) = &progress {
-                        job.completed_bytes = p.completed;
-                        job.total_bytes = p.total.or(job.total_bytes);
-                    }
+                    let reported = progress_rx.borrow_and_update().clone();
+                    let progress = reported.map(|r| {
+                        (job.completed_bytes, job.total_bytes) = r.bytes;
+                        r.progress
+                    });
                     updates.send_replace(JobUpdate { job: job.clone(), progress });
                 }
                 _ = persist.tick() => {
@@ -201,9 +213,8 @@ impl PullManager {
             }
         };
         // The last report may have arrived with the result, unseen by the loop.
-        if let Some(p) = progress_rx.borrow().as_ref() {
-            job.completed_bytes = p.completed;
-            job.total_bytes = p.total.or(job.total_bytes);
+        if let Some(r) = progress_rx.borrow().as_ref() {
+            (job.completed_bytes, job.total_bytes) = r.bytes;
         }
         let _ = pulls
             .progress(&job.id, job.completed_bytes, job.total_bytes)
