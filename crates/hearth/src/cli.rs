@@ -22,6 +22,7 @@ impl Cli {
             Command::Bench(args) => Some(args.threads),
             Command::Serve(args) => args.threads,
             Command::Tokenize(_) | Command::Check(_) => None,
+            Command::Pull(_) => None,
         }
     }
 }
@@ -41,6 +42,20 @@ pub enum Command {
     /// Exit status: 0 when the command is allowed (perhaps after confirmation),
     /// 3 when the mode blocks it.
     Check(CheckArgs),
+    /// Download a model from the Hugging Face hub (resumable, sha256-checked) into
+    /// `HEARTH_HOME`; prints its name.
+    ///
+    /// `HF_TOKEN` authenticates for private or gated repositories; `HF_ENDPOINT`
+    /// points at another hub.
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The model: `owner/repo[:QUANT]` (default quant `Q4_K_M`), `owner/repo:FILE.gguf`,
+    /// optionally `owner/repo@REVISION:…`; Ollama's `hf.co/owner/repo:QUANT` works too.
+    #[arg(value_name = "MODEL")]
+    pub model: String,
 }
 
 #[derive(Debug, Args)]

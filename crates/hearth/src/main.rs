@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Tokenize(args) => commands::tokenize::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Pull(args) => commands::pull::run(args),
     };
     match result {
         Ok(code) => code,
