@@ -85,7 +85,11 @@ impl ModelRef {
             Some(rev) => Some(rev.to_string()),
         };
         let selector = match selector {
+            // Ollama spells "no tag" as `:latest`.
             None => Selector::Quant(DEFAULT_QUANT.to_string()),
+            Some(sel) if sel.eq_ignore_ascii_case("latest") => {
+                Selector::Quant(DEFAULT_QUANT.to_string())
+            }
             Some("") => return Err(bad("nothing after `:`; give a quant like `Q4_K_M`")),
             Some(sel) if sel.to_ascii_lowercase().ends_with(".gguf") => {
                 if sel.split('/').any(|seg| seg.is_empty() || seg == "..") {
@@ -238,6 +242,8 @@ mod tests {
             "hf.co/Owner/Repo:Q4_K_M",
             "huggingface.co/Owner/Repo:Q4_K_M",
             "https://huggingface.co/Owner/Repo:q4_k_m",
+            "hf.co/Owner/Repo:latest",
+            "hf.co/Owner/Repo",
         ] {
             let r = ModelRef::parse(input)?;
             assert_eq!(r.repo_id(), "Owner/Repo", "{input}");

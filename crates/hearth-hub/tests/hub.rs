@@ -36,6 +36,12 @@ fn files() -> Vec<FakeFile> {
             "split/model-F16-00002-of-00002.gguf",
             random_bytes(SIZE / 2, 5),
         ),
+        // Small files may be stored in git itself: no LFS sha256 in the listing.
+        FakeFile {
+            path: "tiny-Q2_K.gguf".into(),
+            bytes: random_bytes(4096, 6),
+            lfs: false,
+        },
     ]
 }
 
@@ -385,7 +391,7 @@ async fn a_missing_quant_lists_the_available_ones() -> TestResult {
     let err = s.pull(&format!("{REPO}:IQ2_XXS")).await.unwrap_err();
     match &err {
         HubError::QuantNotFound { available, .. } => {
-            assert_eq!(available, &["F16", "Q4_K_M", "Q8_0"]);
+            assert_eq!(available, &["F16", "Q2_K", "Q4_K_M", "Q8_0"]);
         }
         other => panic!("expected QuantNotFound, got {other:?}"),
     }
@@ -453,6 +459,40 @@ async fn remove_deletes_the_manifest_and_its_unshared_blob() -> TestResult {
         .map(|m| m.name)
         .collect();
     assert_eq!(names, ["org/model-gguf:q8_0"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_paginated_file_list_is_followed_to_the_end() -> TestResult {
+    let s = Setup::new().await?;
+    s.hub.faults().page_size = Some(2);
+    // The split files and the git-stored file sit on the later pages.
+    let m = s.pull(&format!("{REPO}:F16")).await?;
+    assert_eq!(m.blobs.len(), 2);
+    s.pull(&format!("{REPO}:Q2_K")).await?;
+    let pages = s
+        .hub
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/tree"))
+        .count();
+    assert_eq!(pages, 2 * 4, "8 entries in pages of 2, listed twice");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_file_without_lfs_sha_is_stored_under_the_hash_of_what_arrived() -> TestResult {
+    let s = Setup::new().await?;
+    let m = s.pull(&format!("{REPO}:Q2_K")).await?;
+    let file = s.file("tiny-Q2_K.gguf");
+    assert_eq!(m.blobs[0].digest, format!("sha256:{}", file.sha256()));
+    s.assert_blob("tiny-Q2_K.gguf");
+    assert_eq!(
+        manifest::resolve(&s.home, &m.name)?,
+        Some(s.home.blob_path(&file.sha256()))
+    );
+    let blobs = dir_names(&s.home.blobs_dir());
+    assert_eq!(blobs.len(), 1, "no partial left: {blobs:?}");
     Ok(())
 }
 

@@ -26,7 +26,8 @@ impl Cli {
             | Command::List(_)
             | Command::Show(_)
             | Command::Rm(_)
-            | Command::Ps(_) => None,
+            | Command::Ps(_)
+            | Command::Pull(_) => None,
         }
     }
 }
@@ -57,6 +58,12 @@ pub enum Command {
     Rm(RmArgs),
     /// List the models loaded in the running server, with memory and expiry.
     Ps(PsArgs),
+    /// Download a model from the Hugging Face hub (resumable, sha256-checked) into
+    /// `HEARTH_HOME`; prints its name.
+    ///
+    /// `HF_TOKEN` authenticates for private or gated repositories; `HF_ENDPOINT`
+    /// points at another hub.
+    Pull(PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +111,14 @@ pub struct PsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The model: `owner/repo[:QUANT]` (default quant `Q4_K_M`), `owner/repo:FILE.gguf`,
+    /// optionally `owner/repo@REVISION:…`; Ollama's `hf.co/owner/repo:QUANT` works too.
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The command to judge, as one argument (quote it).
     pub command: String,
@@ -118,7 +133,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Model to run: a path to a `.gguf` file.
+    /// Model to run: a path to a `.gguf` file, or a name from `hearth list`.
     #[arg(short, long, value_name = "MODEL")]
     pub model: PathBuf,
     /// The prompt. Without it, piped stdin is the prompt and a terminal starts a chat.
@@ -241,7 +256,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Model to measure: a path to a `.gguf` file.
+    /// Model to measure: a path to a `.gguf` file, or a name from `hearth list`.
     #[arg(short, long, value_name = "MODEL")]
     pub model: PathBuf,
     /// Prompt tokens processed in the prompt test (0 skips it).
@@ -275,7 +290,7 @@ fn default_threads() -> usize {
 
 #[derive(Debug, Args)]
 pub struct TokenizeArgs {
-    /// Model whose tokenizer to use: a path to a `.gguf` file.
+    /// Model whose tokenizer to use: a path to a `.gguf` file, or a name from `hearth list`.
     #[arg(short, long, value_name = "MODEL")]
     pub model: PathBuf,
     /// Add BOS/EOS as the model asks for them.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::run(args),
         Command::Rm(args) => commands::rm::run(args),
         Command::Ps(args) => commands::ps::run(args),
+        Command::Pull(args) => commands::pull::run(args),
     };
     match result {
         Ok(code) => code,

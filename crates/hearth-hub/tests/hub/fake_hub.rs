@@ -3,13 +3,14 @@
 //! It serves the tree and revision APIs, answers `resolve` with a 302 to `/blobs/<i>`
 //! like the real hub's CDN redirect, and serves blobs with `Range` support.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -65,6 +66,8 @@ pub struct Faults {
     pub require_token: Option<String>,
     /// Pause between body chunks (to make downloads overlap).
     pub chunk_delay: Duration,
+    /// List the tree in pages of this many entries, linked by `Link: rel="next"`.
+    pub page_size: Option<usize>,
 }
 
 /// A request the hub saw.
@@ -177,7 +180,8 @@ fn known_repo(owner: &str, repo: &str) -> Result<(), Response> {
 
 async fn tree(
     State(shared): State<Arc<Shared>>,
-    Path((owner, repo, _rev)): Path<(String, String, String)>,
+    Path((owner, repo, rev)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     admit(
@@ -203,7 +207,21 @@ async fn tree(
         })
         .chain([serde_json::json!({"type": "directory", "path": "split", "oid": "00"})])
         .collect();
-    Ok(Json(entries).into_response())
+    let Some(page) = shared.faults.lock().unwrap().page_size else {
+        return Ok(Json(entries).into_response());
+    };
+    let start: usize = query.get("cursor").map_or(0, |c| c.parse().unwrap());
+    let end = (start + page).min(entries.len());
+    let mut response = Json(entries[start..end].to_vec()).into_response();
+    if end < entries.len() {
+        let next = format!(
+            "</api/models/{owner}/{repo}/tree/{rev}?recursive=true&cursor={end}>; rel=\"next\""
+        );
+        response
+            .headers_mut()
+            .insert(header::LINK, next.parse().unwrap());
+    }
+    Ok(response)
 }
 
 async fn revision(

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod check;
 pub mod list;
 pub mod ps;
+pub mod pull;
 pub mod rm;
 pub mod run;
 pub mod serve;
