@@ -151,7 +151,7 @@ fn clean_line(line: &str) -> String {
 
 /// A bare line is taken as a command unless it reads like prose.
 fn looks_like_command(line: &str) -> bool {
-    if line.is_empty() || line.starts_with("```") {
+    if line.is_empty() || line.starts_with("```") || line.starts_with('#') {
         return false;
     }
     let ends_like_prose = line.ends_with('.') || line.ends_with(':');

@@ -21,6 +21,8 @@ impl Cli {
             Command::Run(args) => args.threads,
             Command::Bench(args) => Some(args.threads),
             Command::Serve(args) => args.threads,
+            Command::Cmd(args) => args.assistant.threads,
+            Command::Eval(args) => args.assistant.threads,
             Command::Tokenize(_) | Command::Check(_) => None,
         }
     }
@@ -41,6 +43,13 @@ pub enum Command {
     /// Exit status: 0 when the command is allowed (perhaps after confirmation),
     /// 3 when the mode blocks it.
     Check(CheckArgs),
+    /// Turn a request in words into one shell command, judge it, and run it if you agree.
+    ///
+    /// Exit status: 0 when the command is allowed (and not run), 3 when it is blocked,
+    /// 4 when you abort; when it runs, the command's own status.
+    Cmd(crate::commands::cmd::CmdArgs),
+    /// Score the command assistant on a YAML file of requests.
+    Eval(crate::commands::eval::EvalArgs),
 }
 
 #[derive(Debug, Args)]

@@ -102,7 +102,9 @@ impl Chain {
                     });
                 }
                 Err(failure) => {
-                    tracing::warn!(backend = backend.name(), error = %error_chain(&failure), "backend failed; trying the next");
+                    if index + 1 < self.backends.len() {
+                        tracing::warn!(backend = backend.name(), error = %error_chain(&failure), "backend failed; trying the next");
+                    }
                     failures.push((backend.name().to_owned(), failure));
                 }
             }
