@@ -321,3 +321,119 @@ fn smollm2_in_process_answers_with_some_command() {
     assert!(report["backend"].as_str().unwrap().starts_with("local:"));
     assert!(report["command"].is_string());
 }
+
+/// Kills the server when the test ends, whatever happens.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_dead_backend_falls_back_to_a_real_hearth_serve() {
+    let Some(model) = real_model(RealModel::SmolLm2) else {
+        return;
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args([
+            "serve",
+            "-m",
+            model.to_str().unwrap(),
+            "--port",
+            "0",
+            "-t",
+            "2",
+        ])
+        .env_remove("HEARTH_HOST")
+        .env_remove("HEARTH_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let url = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let at = line.find("http://")?;
+            Some(line[at..].split_whitespace().next()?.to_owned())
+        })
+        .expect("the server prints its address");
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("hearth={}", dead_server());
+    let live = format!("hearth={url}");
+    let out = hearth_in(
+        dir.path(),
+        &["cmd", "--json", "-b", &dead, "-b", &live, "list files"],
+        None,
+    );
+    drop(server);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["backend"], format!("hearth:{url}"));
+}
+
+/// Runs `hearth ARGS` on a pseudo-terminal made by util-linux `script`, typing `input`;
+/// `None` where `script` is not installed.
+fn hearth_on_a_terminal(dir: &Path, args: &str, input: &str) -> Option<Output> {
+    let bin = env!("CARGO_BIN_EXE_hearth");
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env("HEARTH_CONFIG", dir.join("no-config.toml"))
+        .env_remove("HEARTH_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn on_a_terminal_enter_aborts_and_execute_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = fake_server("touch ran.txt");
+    let args = format!("cmd -b openai={server} 'make a file'");
+    let Some(aborted) = hearth_on_a_terminal(dir.path(), &args, "\n") else {
+        return;
+    };
+    assert_eq!(aborted.status.code(), Some(4), "{}", text(&aborted.stdout));
+    assert!(text(&aborted.stdout).contains("[A] abort"));
+    assert!(!dir.path().join("ran.txt").exists());
+    let ran = hearth_on_a_terminal(dir.path(), &args, "x\n").unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran.stdout));
+    assert!(dir.path().join("ran.txt").exists());
+}
+
+#[test]
+fn on_a_terminal_an_edit_is_judged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = fake_server("ls");
+    let args = format!("cmd -b openai={server} 'list'");
+    let Some(out) = hearth_on_a_terminal(dir.path(), &args, "e\nrm -rf /\nx\na\n") else {
+        return;
+    };
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("risk: critical (blocked in moderate mode)"),
+        "{shown}"
+    );
+    assert!(shown.contains("hearth will not run it"), "{shown}");
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+}
