@@ -251,6 +251,7 @@ mod tests {
             os: "linux".into(),
             shell: "bash".into(),
             cwd: "/tmp".into(),
+            home: None,
             tools: Vec::new(),
         };
         let chain = Chain::new(vec![Box::new(backend)]);

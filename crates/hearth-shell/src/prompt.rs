@@ -18,7 +18,7 @@ Rules:
 - Answer with one JSON object and nothing else: {\"command\": \"...\", \"explanation\": \"...\"}.
 - `command` is a single line a user can paste into the shell; join steps with pipes, && or ;.
 - Prefer standard tools and safe options; never add sudo unless the request needs it.
-- Do not invent file names: use the ones in the request, or `.` for the current directory.
+- Use the paths the request names exactly: `/` is the root, `~` the home directory. Refer to the working directory as `.` and to files in it by relative paths; do not invent file names.
 - If the request would destroy the system or data it does not name, or is not a shell task, set `command` to \"\" and say why in `explanation`.
 - `explanation` is one short sentence.";
 
@@ -72,6 +72,8 @@ pub struct Environment {
     pub shell: String,
     /// The working directory.
     pub cwd: PathBuf,
+    /// The user's home directory, when known.
+    pub home: Option<PathBuf>,
     /// The [`COMMON_TOOLS`] found on `PATH`, in that order.
     pub tools: Vec<String>,
 }
@@ -99,6 +101,7 @@ impl Environment {
             os: std::env::consts::OS.to_owned(),
             shell,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            home: std::env::var_os("HOME").map(PathBuf::from),
             tools,
         }
     }
@@ -110,11 +113,16 @@ impl Environment {
         } else {
             self.tools.join(", ")
         };
+        let home = self
+            .home
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), |h| h.display().to_string());
         format!(
-            "Environment:\n- OS: {}\n- shell: {}\n- working directory: {}\n- tools on PATH: {}",
+            "Environment:\n- OS: {}\n- shell: {}\n- working directory: {}\n- home directory (~): {}\n- tools on PATH: {}",
             self.os,
             self.shell,
             self.cwd.display(),
+            home,
             tools
         )
     }
@@ -162,6 +170,7 @@ mod tests {
             os: "linux".into(),
             shell: "bash".into(),
             cwd: PathBuf::from("/home/u/project"),
+            home: Some(PathBuf::from("/home/u")),
             tools: vec!["git".into(), "jq".into()],
         }
     }
@@ -177,6 +186,7 @@ mod tests {
                 .contains("working directory: /home/u/project")
         );
         assert!(msgs[0].content.contains("tools on PATH: git, jq"));
+        assert!(msgs[0].content.contains("home directory (~): /home/u"));
         assert_eq!(msgs[1].role, "user");
         assert_eq!(msgs[1].content, "list files");
     }
