@@ -31,8 +31,8 @@ const DEFAULT_MODEL_FILE: &str = "qwen2.5-coder-0.5b-instruct-Q4_K_M.gguf";
 #[derive(Debug, Args)]
 pub struct AssistantArgs {
     /// Model: a path to a `.gguf` file for the in-process backend, or the model's name
-    /// on a server backend (default: the configured one; in process, the cached
-    /// Qwen2.5-Coder-0.5B-Instruct test model).
+    /// on the server backends (default: the configured one; in process, the cached
+    /// Qwen2.5-Coder-0.5B-Instruct test model; on a server, its first listed model).
     #[arg(short, long, value_name = "NAME|PATH")]
     pub model: Option<String>,
     /// Backend to ask, repeatable to form a fallback chain: `local`, `hearth[=URL]`,
@@ -93,12 +93,24 @@ pub fn load_config(args: &AssistantArgs) -> anyhow::Result<(Config, Option<PathB
     }
     config.select_backends(&args.backends)?;
     if let Some(model) = &args.model {
-        config.backends = config
-            .chain(&env_var)
+        // A path goes to the in-process backends, a name to the servers; when the
+        // chain has only one sort, it goes to all (and a bad value is reported there).
+        let is_path = model.ends_with(".gguf") || std::path::Path::new(model).is_file();
+        let chain = config.chain(&env_var);
+        let mixed = chain.iter().any(|b| b.kind == BackendKind::Local)
+            && chain.iter().any(|b| b.kind != BackendKind::Local);
+        config.backends = chain
             .into_iter()
-            .map(|b| BackendConfig {
-                model: Some(model.clone()),
-                ..b
+            .map(|b| {
+                let fits = !mixed || (b.kind == BackendKind::Local) == is_path;
+                BackendConfig {
+                    model: if fits {
+                        Some(model.clone())
+                    } else {
+                        b.model.clone()
+                    },
+                    ..b
+                }
             })
             .collect();
     }
