@@ -93,7 +93,7 @@ pub fn extract(text: &str) -> Result<Answer, ExtractError> {
 
 fn answer(command: &str, explanation: String) -> Answer {
     Answer {
-        command: clean_line(command),
+        command: clean_line(&join_continuations(command)),
         explanation: explanation.trim().to_owned(),
     }
 }
@@ -111,6 +111,25 @@ fn from_json(text: &str) -> Option<Answer> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     Some(answer(command, explanation.to_owned()))
+}
+
+/// Joins a line that starts with `|`, `&&`, `||` or `;` to the line before: models
+/// sometimes break a pipeline there, which the shell would not accept.
+fn join_continuations(command: &str) -> String {
+    let mut joined = String::with_capacity(command.len());
+    for line in command.lines() {
+        let trimmed = line.trim();
+        if joined.is_empty() {
+            joined.push_str(trimmed);
+        } else if trimmed.starts_with(['|', '&', ';']) {
+            joined.push(' ');
+            joined.push_str(trimmed);
+        } else {
+            joined.push('\n');
+            joined.push_str(trimmed);
+        }
+    }
+    joined
 }
 
 /// The first parseable `{…}` inside prose.
@@ -215,6 +234,15 @@ mod tests {
         assert_eq!(command("$ find . -name '*.rs'"), "find . -name '*.rs'");
         assert_eq!(command("`git status`"), "git status");
         assert_eq!(command("Here is the command you need:\ndf -h"), "df -h");
+    }
+
+    #[test]
+    fn a_pipeline_broken_over_lines_is_joined() {
+        assert_eq!(
+            command("{\"command\": \"du -ah . \\n | sort -rh\\n| head -5\"}"),
+            "du -ah . | sort -rh | head -5"
+        );
+        assert_eq!(command("{\"command\": \"cd a\\nmake\"}"), "cd a\nmake");
     }
 
     #[test]
