@@ -1,4 +1,4 @@
-//! The safety validator of Hearth's command assistant.
+//! Hearth's command assistant and its safety validator.
 //!
 //! `hearth cmd "…"` turns a request into one POSIX shell command; before it runs,
 //! [`Validator::check`] judges it. The command is parsed with `brush-parser`, every
@@ -20,15 +20,28 @@
 //! # Ok::<(), hearth_shell::ShellError>(())
 //! ```
 //!
+//! Generation: [`Assistant::suggest`] builds the prompt ([`prompt`]), asks a
+//! [`backend::Chain`] of backends (in-process engine, Hearth server, OpenAI-compatible
+//! server, Ollama) that falls back from one to the next, reads the command out of the
+//! answer ([`extract`]), asks once more when it cannot, and judges the command with the
+//! [`Validator`]. [`Config`] holds the user's settings; [`eval`] scores an assistant
+//! against a YAML set of requests.
+//!
 //! The validator is a safety net, not a sandbox: it judges what the text of a command
 //! says, and cannot know what a script file, an alias or a variable set elsewhere does.
 
 mod argv;
+mod assistant;
+pub mod backend;
+mod config;
 mod error;
+pub mod eval;
+pub mod extract;
 mod invocation;
 mod parse;
 mod paths;
 mod policy;
+pub mod prompt;
 mod report;
 mod risk;
 mod rules;
@@ -36,6 +49,8 @@ mod unwrap;
 mod verdict;
 mod word;
 
+pub use assistant::{AssistError, Assistant, CmdReport, GenerationOptions, Suggestion};
+pub use config::{BackendConfig, BackendKind, Config, ConfigError};
 pub use error::ShellError;
 pub use policy::{Policy, Validator};
 pub use report::CheckReport;

@@ -28,6 +28,8 @@ impl Cli {
             | Command::Rm(_)
             | Command::Ps(_)
             | Command::Pull(_) => None,
+            Command::Cmd(args) => args.assistant.threads,
+            Command::Eval(args) => args.assistant.threads,
         }
     }
 }
@@ -64,6 +66,13 @@ pub enum Command {
     /// `HF_TOKEN` authenticates for private or gated repositories; `HF_ENDPOINT`
     /// points at another hub.
     Pull(PullArgs),
+    /// Turn a request in words into one shell command, judge it, and run it if you agree.
+    ///
+    /// Exit status: 0 when the command is allowed (and not run), 3 when it is blocked,
+    /// 4 when you abort; when it runs, the command's own status.
+    Cmd(crate::commands::cmd::CmdArgs),
+    /// Score the command assistant on a YAML file of requests.
+    Eval(crate::commands::eval::EvalArgs),
 }
 
 #[derive(Debug, Args)]

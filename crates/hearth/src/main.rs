@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Command::Rm(args) => commands::rm::run(args),
         Command::Ps(args) => commands::ps::run(args),
         Command::Pull(args) => commands::pull::run(args),
+        Command::Cmd(args) => commands::cmd::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     };
     match result {
         Ok(code) => code,

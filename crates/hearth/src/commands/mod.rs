@@ -1,5 +1,7 @@
 pub mod bench;
 pub mod check;
+pub mod cmd;
+pub mod eval;
 pub mod list;
 pub mod ps;
 pub mod pull;
