@@ -5,7 +5,9 @@ with SmolLM2 and Gemma 3 and --keep-alive -1, then reads the server's resident m
 and after loading one again. Writes the table into docs/benchmarks.md between the
 `<!-- bench:unload -->` markers.
 
-usage: scripts/bench-unload.py [--no-write]
+usage: scripts/bench-unload.py [--bin PATH] [--no-write]
+
+--bin uses an existing hearth binary instead of building target/release/hearth.
 """
 
 import argparse
@@ -47,15 +49,19 @@ def post(url, body):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--bin")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "hearth"], cwd=ROOT, check=True)
+    binary = args.bin
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "hearth"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target", "release", "hearth")
     fetch = os.path.join(ROOT, "scripts", "fetch-test-models.sh")
     smol = subprocess.run([fetch, "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
     gemma = subprocess.run([fetch, "gemma3"], capture_output=True, text=True, check=True).stdout.strip()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [os.path.join(ROOT, "target", "release", "hearth"), "serve", "--port", str(port),
+        [binary, "serve", "--port", str(port),
          "--model", f"smollm2={smol}", "--model", f"gemma3={gemma}", "--max-loaded", "0",
          "--keep-alive", "-1", "--ctx", "4096", "-t", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -57,6 +57,21 @@ pub(crate) fn document() -> Value {
             "/api/show": { "post": op("Ollama: one model's details, GGUF metadata and template", "ollama") },
             "/api/ps": { "get": op("Ollama: the loaded models", "ollama") },
             "/api/version": { "get": op("Ollama: the server's version", "ollama") },
+            "/api/pull": { "post": op("Ollama: pull a model; NDJSON progress ending in `{\"status\": \"success\"}`", "ollama") },
+            "/api/delete": { "delete": op("Ollama: delete a pulled model, or forget one found on disk", "ollama") },
+            "/v1/pulls": {
+                "post": op("Start pulling `{\"model\": REF}` in the background (202 with the job)", "pulls"),
+                "get": op("Every pull job, newest first", "pulls")
+            },
+            "/v1/pulls/{id}": {
+                "get": op("One pull job", "pulls"),
+                "delete": op("Cancel a pull job; what arrived stays for a resume", "pulls"),
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]
+            },
+            "/v1/pulls/{id}/events": {
+                "get": op("A pull job's progress as server-sent events", "pulls"),
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]
+            },
             "/health": { "get": op("Liveness: 200 while the server answers; needs no API key", "operations") },
             "/ready": { "get": op("Readiness: 200 when a model can be served, 503 otherwise", "operations") },
             "/metrics": { "get": op("Prometheus metrics", "operations") },

@@ -56,19 +56,12 @@ pub fn find<'a>(discovery: &'a Discovery, name: &str) -> Option<&'a DiscoveredMo
 }
 
 fn not_found(arg: &str) -> anyhow::Error {
-    let looks_like_path =
-        arg.contains(std::path::MAIN_SEPARATOR) && arg.ends_with(".gguf") || arg.ends_with(".gguf");
-    if looks_like_path {
-        Hinted::error(
-            format!("model file `{arg}` not found"),
-            "check the path, or use a model name from `hearth list`",
-        )
+    let hint = if arg.ends_with(".gguf") {
+        "check the path, or use a model name from `hearth list`"
     } else {
-        Hinted::error(
-            format!("model `{arg}` not found"),
-            "see `hearth list` for the models on this machine, or `hearth pull OWNER/REPO` to get one",
-        )
-    }
+        "see `hearth list` for the models on this machine, or `hearth pull OWNER/REPO` to get one"
+    };
+    Hinted::error(format!("model `{arg}` not found"), hint)
 }
 
 /// A file's model name: its stem in lower case.

@@ -137,7 +137,14 @@ fn progress_lines(update: &JobUpdate) -> Vec<Value> {
             return vec![json!({"error": "the pull was cancelled"})];
         }
         hearth_store::PullStatus::Done => {
+            // The watch may have skipped the last download report; a client's progress
+            // bar should still end full.
             return vec![
+                json!({
+                    "status": "pulling model",
+                    "total": job.total_bytes.unwrap_or(job.completed_bytes),
+                    "completed": job.completed_bytes,
+                }),
                 json!({"status": "verifying sha256 digest"}),
                 json!({"status": "writing manifest"}),
                 json!({"status": "success"}),
