@@ -128,6 +128,36 @@ impl GgufFile {
             .unwrap_or(&[])
     }
 
+    /// Tells the OS that `info`'s bytes will not be read again soon, so that a loader
+    /// which has copied a tensor out does not keep the file's pages resident as well:
+    /// without it, a model is briefly in memory twice while it loads. Reading the
+    /// tensor again still works (the pages are read back from the file). Best effort:
+    /// does nothing for files held in memory or on failure.
+    pub fn release_tensor_pages(&self, info: &TensorInfo) {
+        // Whole 64 KiB spans inside the tensor: valid for any page size up to that.
+        const SPAN: u64 = 64 * 1024;
+        #[cfg(unix)]
+        if let Storage::Mmap(map) = &self.storage {
+            let Some(start) = self.data_offset.checked_add(info.offset) else {
+                return;
+            };
+            let end = start.saturating_add(info.n_bytes()).min(map.len() as u64);
+            let (first, last) = (start.div_ceil(SPAN) * SPAN, end / SPAN * SPAN);
+            if last > first {
+                // SAFETY: MADV_DONTNEED on this private, read-only file mapping only
+                // drops resident pages; the next read faults the same bytes back in
+                // from the file, so no reference ever sees different contents.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        first as usize,
+                        (last - first) as usize,
+                    )
+                };
+            }
+        }
+    }
+
     /// `general.architecture`, e.g. `"llama"` or `"qwen2"`.
     pub fn architecture(&self) -> Result<&str, GgufError> {
         self.metadata.str("general.architecture")

@@ -65,10 +65,13 @@ impl<'a> Weights<'a> {
     pub(crate) fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear> {
         let info = self.info(name, &[rows, cols])?;
         let data = self.file.tensor_data(info);
-        Ok(match QMatrix::from_gguf(info.ggml_type, data, rows, cols) {
+        let linear = match QMatrix::from_gguf(info.ggml_type, data, rows, cols) {
             Some(own) => Linear::Own(own),
             None => Linear::Candle(QMatMul::from_arc(self.qtensor(name, &[rows, cols])?)?),
-        })
+        };
+        // Both paths copied the weights out; the file's copy need not stay resident.
+        self.file.release_tensor_pages(info);
+        Ok(linear)
     }
 
     /// A small tensor (norm weights, biases) dequantized to f32.
