@@ -14,7 +14,6 @@ usage: scripts/bench-serve.py [--clients 8] [--requests 2] [--max-tokens 128]
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -24,8 +23,9 @@ import time
 import urllib.request
 from datetime import date
 
+from benchdoc import write_block
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 CTX = 1024
 
 
@@ -145,14 +145,7 @@ def main():
     print(body)
     if args.no_write:
         return
-    with open(DOC) as f:
-        doc = f.read()
-    block = f"<!-- bench:serve -->\n{body}\n<!-- /bench:serve -->"
-    doc, k = re.subn(r"<!-- bench:serve -->.*?<!-- /bench:serve -->", lambda _: block, doc, flags=re.S)
-    if k == 0:
-        doc += "\n" + block + "\n"
-    with open(DOC, "w") as f:
-        f.write(doc)
+    write_block("serve", body)
 
 
 if __name__ == "__main__":

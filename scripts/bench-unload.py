@@ -13,7 +13,6 @@ usage: scripts/bench-unload.py [--bin PATH] [--no-write]
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -21,8 +20,9 @@ import time
 import urllib.request
 from datetime import date
 
+from benchdoc import write_block
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
 
 def free_port():
@@ -115,16 +115,7 @@ def write(rows):
         "| step | RSS (MB) |",
         "|---|---:|",
     ] + [f"| {what} | {mb:.0f} |" for what, mb in rows]
-    body = "\n".join(lines)
-    with open(DOC) as f:
-        doc = f.read()
-    block = f"<!-- bench:unload -->\n{body}\n<!-- /bench:unload -->"
-    doc, k = re.subn(r"<!-- bench:unload -->.*?<!-- /bench:unload -->", lambda _: block, doc, flags=re.S)
-    if k == 0:
-        doc += "\n" + block + "\n"
-    with open(DOC, "w") as f:
-        f.write(doc)
-
+    write_block("unload", "\n".join(lines))
 
 if __name__ == "__main__":
     main()

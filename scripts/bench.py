@@ -15,13 +15,13 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 from datetime import date
 
+from benchdoc import write_block
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 
 
 def sh(*args, **kw):
@@ -116,14 +116,7 @@ def main():
     print(body)
     if args.no_write:
         return
-    with open(DOC) as f:
-        doc = f.read()
-    block = f"<!-- bench:engine -->\n{body}\n<!-- /bench:engine -->"
-    doc, n = re.subn(r"<!-- bench:engine -->.*?<!-- /bench:engine -->", lambda _: block, doc, flags=re.S)
-    if n == 0:
-        doc += "\n" + block + "\n"
-    with open(DOC, "w") as f:
-        f.write(doc)
+    write_block("engine", body)
 
 
 if __name__ == "__main__":
