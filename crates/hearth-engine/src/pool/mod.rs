@@ -34,6 +34,9 @@ use residency::{Activity, NoRoom, Resident, victims};
 /// must be seen idle before a keep-alive of zero unloads it.
 const REAPER_TICK: Duration = Duration::from_millis(250);
 
+/// How long loading a model waits for busy models to finish before it gives up.
+const ROOM_WAIT: Duration = Duration::from_secs(10);
+
 /// How every engine of a pool runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -167,7 +170,7 @@ impl EnginePool {
             return Ok(Handles::of(loaded));
         }
         let _loading = self.loading.lock().await;
-        self.make_room(entry)?;
+        self.wait_for_room(entry).await?;
         let model = load_model(entry).await?;
         let engine = Engine::start(
             Arc::clone(&model),
@@ -187,8 +190,26 @@ impl EnginePool {
         Ok(handles)
     }
 
+    /// Makes room for `entry`, waiting up to [`ROOM_WAIT`] for busy models to finish
+    /// (a request that just ended may still count as running for a step).
+    async fn wait_for_room(&self, entry: &Entry) -> Result<(), BackendError> {
+        let deadline = Instant::now() + ROOM_WAIT;
+        loop {
+            match self.make_room(entry) {
+                Err(NoRoom::Busy { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(REAPER_TICK / 5).await;
+                }
+                result => {
+                    return result.map_err(|no_room| {
+                        BackendError::Unavailable(no_room_message(entry.name(), &no_room))
+                    });
+                }
+            }
+        }
+    }
+
     /// Unloads idle models, least recently used first, until `entry` fits.
-    fn make_room(&self, entry: &Entry) -> Result<(), BackendError> {
+    fn make_room(&self, entry: &Entry) -> Result<(), NoRoom> {
         let others: Vec<Arc<Entry>> = self
             .entries()
             .into_iter()
@@ -213,9 +234,7 @@ impl EnginePool {
             })
             .collect();
         let need = entry.file.load_estimate();
-        let names = victims(&self.config.residency, &resident, need).map_err(|no_room| {
-            BackendError::Unavailable(no_room_message(entry.name(), &no_room))
-        })?;
+        let names = victims(&self.config.residency, &resident, need)?;
         for victim in others
             .iter()
             .filter(|e| names.iter().any(|n| n == e.name()))
