@@ -74,3 +74,29 @@ impl AttentionCase {
         attend(&seqs, &self.q, params)
     }
 }
+
+/// A quantized weight matrix and activations for the matmul benchmarks.
+pub struct MatmulCase {
+    matrix: crate::quant::QMatrix,
+    x: Vec<f32>,
+    m: usize,
+}
+
+impl MatmulCase {
+    /// A `rows × cols` matrix of `ty` (deterministic values, quantized with the
+    /// reference code) and `m` activation rows.
+    pub fn new(ty: hearth_gguf::GgmlType, rows: usize, cols: usize, m: usize) -> Option<Self> {
+        let value = |i: usize| ((i * 7919 % 1013) as f32 / 506.0) - 1.0;
+        let w: Vec<f32> = (0..rows * cols).map(value).collect();
+        let mut data = Vec::new();
+        hearth_gguf::quant::quantize(ty, &w, &mut data).ok()?;
+        let matrix = crate::quant::QMatrix::from_gguf(ty, &data, rows, cols)?;
+        let x = (0..m * cols).map(|i| value(i + 17)).collect();
+        Some(Self { matrix, x, m })
+    }
+
+    /// `x · Wᵀ` as one prompt chunk of `m` rows.
+    pub fn run(&self) -> Vec<f32> {
+        self.matrix.matmul(&self.x, &[self.m])
+    }
+}
