@@ -40,7 +40,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             memory_budget: args.memory_budget.map(|mb| mb << 20),
         },
     };
-    let pool = EnginePool::new(models, config).context("cannot serve the models")?;
+    let pool = if args.models.is_empty() {
+        discovered_pool(models, config)?
+    } else {
+        EnginePool::new(models, config).context("cannot serve the models")?
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -48,6 +52,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(args, pool, preload))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A pool over the models found on disk: one that cannot be offered is left out with
+/// a warning rather than stopping the server.
+fn discovered_pool(
+    models: Vec<(String, std::path::PathBuf)>,
+    config: EngineConfig,
+) -> anyhow::Result<Arc<EnginePool>> {
+    let pool = EnginePool::new(Vec::new(), config).context("cannot start the engine pool")?;
+    for (name, path) in models {
+        if let Err(e) = pool.add(&name, path.clone()) {
+            tracing::warn!(model = %name, file = %path.display(), error = %e, "not serving a found model");
+        }
+    }
+    Ok(pool)
 }
 
 async fn serve(args: ServeArgs, pool: Arc<EnginePool>, preload: usize) -> anyhow::Result<()> {
