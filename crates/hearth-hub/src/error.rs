@@ -188,6 +188,12 @@ fn list_suffix(label: &str, items: &[String]) -> String {
 }
 
 impl HubError {
+    /// The message followed by its causes, `error: cause: cause…`, as `{:#}` prints an
+    /// `anyhow` chain: for places that keep only a string.
+    pub fn with_causes(&self) -> String {
+        error_chain(self)
+    }
+
     /// A next step for the user, where one helps.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -248,4 +254,16 @@ impl HubError {
             source,
         }
     }
+}
+
+/// `error: cause: cause…` for any error.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use hearth_hub::HearthHome;
 use hearth_hub::discovery::{DiscoveredModel, Discovery, DiscoveryRoots};
+use hearth_hub::{HearthHome, HubError, manifest};
 
 use crate::cli::Hinted;
 
@@ -52,6 +52,40 @@ pub fn find<'a>(discovery: &'a Discovery, name: &str) -> Option<&'a DiscoveredMo
         m.name == wanted
             || m.aliases.contains(&wanted)
             || canonical.as_deref() == Some(m.name.as_str())
+    })
+}
+
+/// What removing a model did.
+#[derive(Debug)]
+pub enum Removal {
+    /// A pulled model: its manifest and unshared blobs are deleted.
+    Deleted {
+        name: String,
+    },
+    /// A model found on disk: no longer offered; its file stays.
+    Forgotten {
+        name: String,
+        path: PathBuf,
+    },
+    NotFound,
+}
+
+/// Removes `name`: deletes it when Hearth pulled it, otherwise forgets the found
+/// file of that name.
+pub fn remove(home: &HearthHome, name: &str) -> Result<Removal, HubError> {
+    match manifest::remove(home, name) {
+        Ok(removed) => return Ok(Removal::Deleted { name: removed.name }),
+        Err(HubError::ModelNotFound { .. } | HubError::InvalidReference { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let discovery = discover();
+    let Some(found) = find(&discovery, name) else {
+        return Ok(Removal::NotFound);
+    };
+    hearth_hub::discovery::forget(home, &found.path)?;
+    Ok(Removal::Forgotten {
+        name: found.name.clone(),
+        path: found.path.clone(),
     })
 }
 

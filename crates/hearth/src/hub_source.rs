@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use hearth_hub::{HearthHome, HubError, Manifest, ModelRef, Progress, Puller, manifest};
+use hearth_hub::{HearthHome, HubError, Manifest, ModelRef, Progress, Puller};
 use hearth_protocol::BoxFuture;
 use hearth_server::pulls::{Deleted, ModelSource, PullPhase, PullProgress, SourceError};
 
-use crate::catalog;
+use crate::catalog::{self, Removal};
 
 pub struct HubSource {
     puller: Puller,
@@ -58,17 +58,13 @@ impl ModelSource for HubSource {
     }
 
     fn delete(&self, name: &str) -> Result<Deleted, SourceError> {
-        match manifest::remove(self.home(), name) {
-            Ok(_) => return Ok(Deleted::Removed),
-            Err(HubError::ModelNotFound { .. } | HubError::InvalidReference { .. }) => {}
-            Err(e) => return Err(source_error(e)),
-        }
-        let discovery = catalog::discover();
-        let Some(found) = catalog::find(&discovery, name) else {
-            return Ok(Deleted::NotFound);
-        };
-        hearth_hub::discovery::forget(self.home(), &found.path).map_err(source_error)?;
-        Ok(Deleted::Forgotten)
+        Ok(
+            match catalog::remove(self.home(), name).map_err(source_error)? {
+                Removal::Deleted { .. } => Deleted::Removed,
+                Removal::Forgotten { .. } => Deleted::Forgotten,
+                Removal::NotFound => Deleted::NotFound,
+            },
+        )
     }
 }
 
@@ -131,12 +127,7 @@ fn pull_progress(p: Progress) -> PullProgress {
 
 /// The error and its causes on one line, with the hint where there is one.
 fn source_error(e: HubError) -> SourceError {
-    let mut message = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        message.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
+    let mut message = e.with_causes();
     if let Some(hint) = e.hint() {
         message.push_str(&format!(" ({hint})"));
     }

@@ -11,6 +11,7 @@ use hearth_gguf::GgufFile;
 use super::classify::{Class, classify};
 use super::split::{split_name, stem_name};
 use super::{Candidate, DiscoveredAdapter, DiscoveredModel, Discovery, SkipKind, Skipped};
+use crate::error::error_chain;
 
 /// A candidate with its proposed name and the other names it was found under.
 struct Entry {
@@ -252,18 +253,6 @@ fn open(entry: Entry) -> Result<Listed, Skipped> {
 
 fn file_size(path: &Path) -> u64 {
     fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-/// `error: cause: cause…`, as `{:#}` prints an `anyhow` chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Gives every entry a unique name: its proposed name when no other entry proposes

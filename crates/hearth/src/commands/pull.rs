@@ -31,15 +31,7 @@ pub fn run(args: PullArgs) -> anyhow::Result<ExitCode> {
 /// Keeps the hub's hint for `main`'s `hint:` line, and the causes in the message.
 fn hub_error(err: HubError) -> anyhow::Error {
     match err.hint() {
-        Some(hint) => {
-            let mut message = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            Hinted::error(message, hint)
-        }
+        Some(hint) => Hinted::error(err.with_causes(), hint),
         None => anyhow::Error::new(err),
     }
 }
