@@ -1,5 +1,6 @@
 //! Hearth's quantized matmul per weight format on a Qwen2.5-0.5B feed-forward shape
-//! (4864 × 896): one activation row (decoding) and a prompt chunk of 64 rows.
+//! (4864 × 896): one activation row (decoding), eight (a batch of decodes) and a prompt chunk of 64
+//! rows.
 
 use std::hint::black_box;
 
@@ -15,7 +16,7 @@ fn matmul(c: &mut Criterion) {
         GgmlType::Q4K,
         GgmlType::Q6K,
     ] {
-        for m in [1, 64] {
+        for m in [1, 8, 64] {
             let case = MatmulCase::new(ty, 4864, 896, m).expect("a supported format");
             c.bench_function(&format!("matmul {ty} 4864x896 rows {m}"), |b| {
                 b.iter(|| black_box(case.run()))

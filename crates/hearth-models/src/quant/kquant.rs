@@ -68,6 +68,14 @@ pub(crate) enum Path {
 /// When `+amax` and `−amax` both occur, `quantize_row_q8_K_ref` takes the sign of the
 /// first; `ggml_quantize_mat_q8_K_4x8` takes `+amax` (`prefer_positive`).
 pub(crate) fn quantize_row_k(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) {
+    quantize_row_k_dispatched(x, out, prefer_positive)
+}
+
+// With AVX2 the rounding is one instruction instead of a call into libm.
+crate::cpu::fma_dispatch!(fn quantize_row_k_dispatched(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) -> () = quantize_row_k_generic);
+
+#[inline(always)]
+fn quantize_row_k_generic(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) {
     for (block, xs) in out.iter_mut().zip(x.chunks_exact(QK_K)) {
         let (mut amax, mut max) = (0f32, 0f32);
         for &v in xs {

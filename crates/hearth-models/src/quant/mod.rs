@@ -13,6 +13,8 @@ mod dot;
 mod kquant;
 #[cfg(target_arch = "x86_64")]
 mod kquant_avx2;
+#[cfg(target_arch = "x86_64")]
+mod tile;
 
 use half::f16;
 use hearth_gguf::GgmlType;
@@ -44,7 +46,9 @@ impl Blocks {
 /// One matmul's activations, quantized for the weight's format: `m` rows of
 /// `cols / block` blocks, and for K-quants the path each row takes.
 enum Acts {
-    Q8(Vec<ActBlock>),
+    /// The blocks, and for Q5_0 and Q8_0 weights their lane offsets
+    /// (`tile::lane_offsets`).
+    Q8(Vec<ActBlock>, Vec<[i32; 8]>),
     Q8K(Vec<KActBlock>, Vec<Path>),
 }
 
@@ -56,24 +60,60 @@ impl Acts {
         match blocks {
             Blocks::Q4_1(_) | Blocks::Q5_0(_) | Blocks::Q8_0(_) => {
                 let mut acts = vec![ActBlock::default(); m * k];
-                for (row, out) in x.chunks_exact(cols).zip(acts.chunks_exact_mut(k)) {
-                    quantize_row(row, out);
-                }
-                Self::Q8(acts)
+                x.par_chunks(cols)
+                    .zip(acts.par_chunks_mut(k))
+                    .with_min_len(8)
+                    .for_each(|(row, out)| quantize_row(row, out));
+                let offsets = match blocks {
+                    #[cfg(target_arch = "x86_64")]
+                    Blocks::Q5_0(_) => tile::lane_offsets(&acts, 16),
+                    #[cfg(target_arch = "x86_64")]
+                    Blocks::Q8_0(_) => tile::lane_offsets(&acts, 128),
+                    _ => Vec::new(),
+                };
+                Self::Q8(acts, offsets)
             }
             Blocks::Q4K(_) | Blocks::Q6K(_) => {
                 let q4k = matches!(blocks, Blocks::Q4K(_));
                 let paths = k_paths(q4k, groups);
                 let mut acts = vec![KActBlock::default(); m * k];
-                for ((row, out), &path) in x
-                    .chunks_exact(cols)
-                    .zip(acts.chunks_exact_mut(k))
+                x.par_chunks(cols)
+                    .zip(acts.par_chunks_mut(k))
                     .zip(&paths)
-                {
-                    quantize_row_k(row, out, q4k && path == Path::Batched);
-                }
+                    .with_min_len(8)
+                    .for_each(|((row, out), &path)| {
+                        quantize_row_k(row, out, q4k && path == Path::Batched)
+                    });
                 Self::Q8K(acts, paths)
             }
+        }
+    }
+}
+
+/// Some rows of an [`Acts`], as the kernels read them.
+#[derive(Clone, Copy)]
+enum ActsView<'a> {
+    Q8(&'a [ActBlock], &'a [[i32; 8]]),
+    Q8K(&'a [KActBlock], &'a [Path]),
+}
+
+impl Acts {
+    fn view(&self) -> ActsView<'_> {
+        match self {
+            Self::Q8(a, o) => ActsView::Q8(a, o),
+            Self::Q8K(a, p) => ActsView::Q8K(a, p),
+        }
+    }
+}
+
+impl<'a> ActsView<'a> {
+    /// Activation rows `rows` of this view, with `k` blocks per row.
+    fn rows(self, rows: std::ops::Range<usize>, k: usize) -> Self {
+        let blocks = rows.start * k..rows.end * k;
+        match self {
+            Self::Q8(a, o) if o.is_empty() => Self::Q8(&a[blocks], o),
+            Self::Q8(a, o) => Self::Q8(&a[blocks.clone()], &o[blocks]),
+            Self::Q8K(a, p) => Self::Q8K(&a[blocks], &p[rows]),
         }
     }
 }
@@ -213,6 +253,16 @@ impl QMatrix {
     pub(crate) fn matmul(&self, x: &[f32], groups: &[usize]) -> Vec<f32> {
         let m = groups.iter().sum::<usize>();
         let acts = Acts::quantize(&self.blocks, x, self.cols, groups);
+        if m >= ACT_CHUNK * 2 {
+            self.matmul_by_act_rows(acts.view(), m)
+        } else {
+            self.matmul_by_weight_rows(acts.view(), m)
+        }
+    }
+
+    /// Few activation rows (decoding): tasks split the weight rows, so each weight is
+    /// read once, and the small result is transposed at the end.
+    fn matmul_by_weight_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
         // Weight-row major, so each task writes one contiguous slice.
         let mut by_weight_row = vec![0f32; self.rows * m];
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
@@ -221,7 +271,7 @@ impl QMatrix {
             .enumerate()
             .for_each(|(task, out)| {
                 let first = task * rows_per_task;
-                kernels().run(self, &acts, first, out, m);
+                kernels().run(self, acts, first, out, m);
             });
         if m == 1 {
             return by_weight_row;
@@ -234,30 +284,159 @@ impl QMatrix {
         }
         y
     }
+
+    /// Many activation rows (a prompt): tasks split the activation rows, and each walks
+    /// the weights in cache-sized groups of rows, transposing its small result into its
+    /// own rows of `y`.
+    fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
+        let k = self.cols / self.blocks.len();
+        let mut y = vec![0f32; m * self.rows];
+        y.par_chunks_mut(ACT_CHUNK * self.rows)
+            .enumerate()
+            .for_each(|(task, y)| {
+                let n = y.len() / self.rows;
+                let acts = acts.rows(task * ACT_CHUNK..task * ACT_CHUNK + n, k);
+                let mut part = [0f32; WEIGHT_GROUP * ACT_CHUNK];
+                for first in (0..self.rows).step_by(WEIGHT_GROUP) {
+                    let group = WEIGHT_GROUP.min(self.rows - first);
+                    let part = &mut part[..group * n];
+                    kernels().run(self, acts, first, part, n);
+                    for (r, col) in part.chunks_exact(n).enumerate() {
+                        for (i, &v) in col.iter().enumerate() {
+                            y[i * self.rows + first + r] = v;
+                        }
+                    }
+                }
+            });
+        y
+    }
 }
+
+/// Activation rows per task of a prompt's matmul.
+const ACT_CHUNK: usize = 16;
+/// Weight rows a prompt task takes at a time: with the task's activations, they stay in
+/// the core's cache while every activation row meets them.
+const WEIGHT_GROUP: usize = 64;
 
 /// One compiled copy of the kernels.
 #[derive(Clone, Copy)]
 struct Kernels {
-    run: fn(&QMatrix, &Acts, usize, &mut [f32], usize),
+    run: fn(&QMatrix, ActsView<'_>, usize, &mut [f32], usize),
 }
 
 impl Kernels {
-    fn run(self, w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+    fn run(self, w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
         (self.run)(w, acts, first, out, m)
     }
 }
 
 fn kernels() -> Kernels {
     static CHOSEN: std::sync::OnceLock<Kernels> = std::sync::OnceLock::new();
-    *CHOSEN.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return Kernels { run: rows_avx2 };
+    *CHOSEN.get_or_init(|| available_kernels()[0].1)
+}
+
+/// The kernels this CPU can run, best first, named; the portable ones come last.
+fn available_kernels() -> Vec<(&'static str, Kernels)> {
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            if has!("avx512f") && has!("avx512vl") && has!("avx512vnni") {
+                found.push(("avx512-vnni", Kernels { run: rows_vnni }));
+            }
+            found.push(("avx2", Kernels { run: rows_avx2 }));
         }
-        Kernels { run: rows_portable }
-    })
+    }
+    found.push(("portable", Kernels { run: rows_portable }));
+    found
+}
+
+/// Runs the 32-value formats through `tile::rows` with the tile kernels named, and
+/// K-quants through `$kquants`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! tiled {
+    ($w:expr, $acts:expr, $first:expr, $out:expr, $m:expr,
+     $q4_1:path, $q5_0:path, $q8_0:path, $kquants:path) => {{
+        let k = $w.cols / $w.blocks.len();
+        // SAFETY (each arm): `kernels()` only picks this path after detecting the
+        // kernels' features; `Acts::quantize` made `m` rows of `k` blocks (and the
+        // offsets Q5_0 needs), and the weight rows `out` covers exist.
+        match (&$w.blocks, $acts) {
+            (Blocks::Q4_1(b), ActsView::Q8(a, o)) => unsafe {
+                tile::rows::<_, $q4_1>(
+                    &tile::Operands {
+                        w: b,
+                        acts: a,
+                        offsets: o,
+                        k,
+                    },
+                    $first,
+                    $out,
+                    $m,
+                )
+            },
+            (Blocks::Q5_0(b), ActsView::Q8(a, o)) => unsafe {
+                tile::rows::<_, $q5_0>(
+                    &tile::Operands {
+                        w: b,
+                        acts: a,
+                        offsets: o,
+                        k,
+                    },
+                    $first,
+                    $out,
+                    $m,
+                )
+            },
+            (Blocks::Q8_0(b), ActsView::Q8(a, o)) => unsafe {
+                tile::rows::<_, $q8_0>(
+                    &tile::Operands {
+                        w: b,
+                        acts: a,
+                        offsets: o,
+                        k,
+                    },
+                    $first,
+                    $out,
+                    $m,
+                )
+            },
+            _ => $kquants($w, $acts, $first, $out, $m),
+        }
+    }};
+}
+
+#[cfg(target_arch = "x86_64")]
+fn rows_vnni(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
+    use tile::{Q4_1Vnni, Q5_0Vnni, Q8_0Vnni};
+    tiled!(
+        w,
+        acts,
+        first,
+        out,
+        m,
+        Q4_1Vnni,
+        Q5_0Vnni,
+        Q8_0Vnni,
+        rows_avx2_pairs
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+fn rows_avx2(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
+    use tile::{Q4_1Avx2, Q5_0Avx2, Q8_0Avx2};
+    tiled!(
+        w,
+        acts,
+        first,
+        out,
+        m,
+        Q4_1Avx2,
+        Q5_0Avx2,
+        Q8_0Avx2,
+        rows_avx2_pairs
+    )
 }
 
 /// Activation rows taken together against each weight row, so that they stay in cache
@@ -288,19 +467,19 @@ macro_rules! dispatch {
         let (w, a) = (&$w.blocks, $acts);
         let rows = |r: usize| r * k..(r + 1) * k;
         match (w, a) {
-            (Blocks::Q4_1(b), Acts::Q8(a)) => {
+            (Blocks::Q4_1(b), ActsView::Q8(a, _)) => {
                 fill($out, $m, $first, |r, i| $q4_1(&b[rows(r)], &a[rows(i)]))
             }
-            (Blocks::Q5_0(b), Acts::Q8(a)) => {
+            (Blocks::Q5_0(b), ActsView::Q8(a, _)) => {
                 fill($out, $m, $first, |r, i| $q5_0(&b[rows(r)], &a[rows(i)]))
             }
-            (Blocks::Q8_0(b), Acts::Q8(a)) => {
+            (Blocks::Q8_0(b), ActsView::Q8(a, _)) => {
                 fill($out, $m, $first, |r, i| $q8_0(&b[rows(r)], &a[rows(i)]))
             }
-            (Blocks::Q4K(b), Acts::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
+            (Blocks::Q4K(b), ActsView::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
                 $q4_k(&b[rows(r)], &a[rows(i)], p[i])
             }),
-            (Blocks::Q6K(b), Acts::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
+            (Blocks::Q6K(b), ActsView::Q8K(a, p)) => fill($out, $m, $first, |r, i| {
                 $q6_k(&b[rows(r)], &a[rows(i)], p[i])
             }),
             _ => $out.fill(f32::NAN),
@@ -308,7 +487,7 @@ macro_rules! dispatch {
     }};
 }
 
-fn rows_portable(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+fn rows_portable(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
     dispatch!(
         w,
         acts,
@@ -325,15 +504,16 @@ fn rows_portable(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usi
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn rows_avx2_inner(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
+fn rows_avx2_inner(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
     // SAFETY (for each kernel): this function only runs where AVX2 and FMA are enabled.
     use avx2_kernels::*;
     dispatch!(w, acts, first, out, m, q4_1, q5_0, q8_0, q4_k, q6_k)
 }
 
+/// Every format one dot product at a time (the K-quants' path on x86).
 #[cfg(target_arch = "x86_64")]
-fn rows_avx2(w: &QMatrix, acts: &Acts, first: usize, out: &mut [f32], m: usize) {
-    // SAFETY: only chosen by `kernels()` after detecting AVX2 and FMA.
+fn rows_avx2_pairs(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
+    // SAFETY: only reached from kernels `kernels()` picks after detecting AVX2 and FMA.
     unsafe { rows_avx2_inner(w, acts, first, out, m) }
 }
 

@@ -81,9 +81,13 @@ const OWN: [GgmlType; 5] = [
 ];
 
 #[test]
-fn portable_and_detected_kernels_agree_bit_for_bit() {
+fn every_available_kernel_agrees_with_the_portable_one_bit_for_bit() {
+    let kernels = available_kernels();
+    let names: Vec<_> = kernels.iter().map(|(name, _)| *name).collect();
+    eprintln!("kernels on this CPU: {names:?}");
     for ty in OWN {
-        let (rows, cols) = (40, 2 * ty.block_len());
+        // 41 weight rows leave a partial tile; 2 blocks per row.
+        let (rows, cols) = (41, 2 * ty.block_len());
         let mut data = Vec::new();
         // Wide weights and activations with outliers, so sums reach the ranges where
         // float rounding order shows.
@@ -91,16 +95,29 @@ fn portable_and_detected_kernels_agree_bit_for_bit() {
         w.iter_mut().step_by(37).for_each(|v| *v *= 40.0);
         quant::quantize(ty, &w, &mut data).unwrap();
         let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
-        // One chunk of 1 row and one of 9 cover both paths of both K-quants.
-        let m = 10;
-        let mut x = random(m * cols, 4);
-        x.iter_mut().step_by(53).for_each(|v| *v *= 1000.0);
-        let acts = Acts::quantize(&w.blocks, &x, cols, &[1, 9]);
-        let mut portable = vec![0f32; rows * m];
-        rows_portable(&w, &acts, 0, &mut portable, m);
-        let mut chosen = vec![0f32; rows * m];
-        kernels().run(&w, &acts, 0, &mut chosen, m);
-        assert_eq!(portable, chosen, "{ty}");
+        // Chunks of 1 and 9 rows cover both paths of both K-quants; 1 to 11 rows in all
+        // cover every activation tile shape.
+        for groups in [&[1][..], &[2], &[3], &[4], &[1, 4], &[1, 9], &[1, 9, 1]] {
+            let m: usize = groups.iter().sum();
+            let mut x = random(m * cols, 4);
+            x.iter_mut().step_by(53).for_each(|v| *v *= 1000.0);
+            let acts = Acts::quantize(&w.blocks, &x, cols, groups);
+            let mut portable = vec![0f32; rows * m];
+            rows_portable(&w, acts.view(), 0, &mut portable, m);
+            for (name, kernel) in &kernels {
+                let mut got = vec![0f32; rows * m];
+                kernel.run(&w, acts.view(), 0, &mut got, m);
+                assert_eq!(portable, got, "{ty} {name} {groups:?}");
+                // A task covering only some weight rows sees the same values.
+                let mut part = vec![0f32; 6 * m];
+                kernel.run(&w, acts.view(), 35, &mut part, m);
+                assert_eq!(
+                    &portable[35 * m..],
+                    part,
+                    "{ty} {name} {groups:?} rows 35.."
+                );
+            }
+        }
     }
 }
 
@@ -157,5 +174,22 @@ fn row_dequantizes_like_the_reference() {
             assert_eq!(w.row(r).unwrap(), &want[r * cols..(r + 1) * cols]);
         }
         assert!(w.row(rows).is_none());
+    }
+}
+
+#[test]
+fn prompt_and_decode_partitions_give_the_same_values() {
+    for ty in OWN {
+        // 70 weight rows leave a partial weight group; 37 activation rows a partial
+        // chunk and a partial tile.
+        let (rows, cols, m) = (70, 2 * ty.block_len(), 37);
+        let mut data = Vec::new();
+        quant::quantize(ty, &random(rows * cols, 10), &mut data).unwrap();
+        let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
+        let x = random(m * cols, 11);
+        let acts = Acts::quantize(&w.blocks, &x, cols, &[m]);
+        let by_acts = w.matmul_by_act_rows(acts.view(), m);
+        assert_eq!(by_acts, w.matmul_by_weight_rows(acts.view(), m), "{ty}");
+        assert_eq!(by_acts, w.matmul(&x, &[m]), "{ty}");
     }
 }
