@@ -28,144 +28,190 @@ fn hsum8(acc: __m256) -> f32 {
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
+    // SAFETY: passed on from the caller.
+    unsafe { q4_k_tile(w, [a], [path])[0] }
+}
+
+/// One `Q4_K` weight row against `RN` activation rows (each with its path): each weight
+/// super-block is unpacked once for all of them.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every activation row is as long as `w`.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn q4_k_tile<const RN: usize>(
+    w: &[Q4KBlock],
+    a: [&[KActBlock]; RN],
+    paths: [Path; RN],
+) -> [f32; RN] {
     let low = _mm256_set1_epi8(0x0F);
-    let (mut acc, mut acc_min) = (0f32, 0f32);
-    for (wb, ab) in w.iter().zip(a) {
-        let (d, dmin) = (wb.d * ab.d, wb.dmin * ab.d);
-        // SAFETY: `bsums` holds 16 i16 and `mins` 8 bytes; unaligned loads in bounds.
-        let (bsums, mins) = unsafe {
-            (
-                _mm256_loadu_si256(ab.bsums.as_ptr().cast()),
-                _mm_loadl_epi64(wb.mins.as_ptr().cast()),
-            )
-        };
-        // Sums of a over the eight 32-value sub-blocks, then lane c of `min_pairs` is
-        // mins[2c] · sum[2c] + mins[2c + 1] · sum[2c + 1]: the min term of pair c.
-        let sub_sums = _mm_hadd_epi16(
-            _mm256_castsi256_si128(bsums),
-            _mm256_extracti128_si256(bsums, 1),
-        );
-        let min_pairs = _mm_madd_epi16(_mm_cvtepu8_epi16(mins), sub_sums);
-        let mut sums = _mm256_setzero_si256();
-        let mut pairs = [_mm256_setzero_si256(); 4];
-        for (c, pair) in pairs.iter_mut().enumerate() {
-            // SAFETY: `qs` holds 128 bytes and `ab.qs` 256; unaligned loads in bounds.
-            let (raw, y_lo, y_hi) = unsafe {
-                (
-                    _mm256_loadu_si256(wb.qs.as_ptr().add(32 * c).cast()),
-                    _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c).cast()),
-                    _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c + 32).cast()),
-                )
-            };
-            let x_lo = _mm256_and_si256(raw, low);
-            let x_hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
-            let p_lo = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(x_lo, y_lo),
-                _mm256_set1_epi16(wb.scales[2 * c] as i16),
+    let mut acc = [0f32; RN];
+    let mut acc_min = [0f32; RN];
+    for (blk, wb) in w.iter().enumerate() {
+        // SAFETY: `mins` holds 8 bytes; `qs` 128, read in four 32-byte loads.
+        let mins = _mm_cvtepu8_epi16(unsafe { _mm_loadl_epi64(wb.mins.as_ptr().cast()) });
+        let raw: [__m256i; 4] = std::array::from_fn(|c| unsafe {
+            _mm256_loadu_si256(wb.qs.as_ptr().add(32 * c).cast())
+        });
+        let x_lo = raw.map(|r| _mm256_and_si256(r, low));
+        let x_hi = raw.map(|r| _mm256_and_si256(_mm256_srli_epi16(r, 4), low));
+        for n in 0..RN {
+            // SAFETY: the caller's promise.
+            let ab = unsafe { a[n].get_unchecked(blk) };
+            let (d, dmin) = (wb.d * ab.d, wb.dmin * ab.d);
+            // SAFETY: `bsums` holds 16 i16; unaligned load in bounds.
+            let bsums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr().cast()) };
+            // Sums of a over the eight 32-value sub-blocks, then lane c of `min_pairs`
+            // is mins[2c] · sum[2c] + mins[2c + 1] · sum[2c + 1]: the min term of pair c.
+            let sub_sums = _mm_hadd_epi16(
+                _mm256_castsi256_si128(bsums),
+                _mm256_extracti128_si256(bsums, 1),
             );
-            let p_hi = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(x_hi, y_hi),
-                _mm256_set1_epi16(wb.scales[2 * c + 1] as i16),
-            );
-            *pair = _mm256_add_epi32(p_lo, p_hi);
-            sums = _mm256_add_epi32(sums, *pair);
-        }
-        if path == Path::Batched {
-            let mut min_lanes = [0i32; 4];
-            // SAFETY: 16 bytes into a 16-byte array.
-            unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), min_pairs) };
-            for (pair, min) in pairs.into_iter().zip(min_lanes) {
-                acc = (hsum_i32(pair) as f32).mul_add(d, acc);
-                acc_min = (min as f32).mul_add(dmin, acc_min);
+            let min_pairs = _mm_madd_epi16(mins, sub_sums);
+            let mut sums = _mm256_setzero_si256();
+            let mut pairs = [_mm256_setzero_si256(); 4];
+            for (c, pair) in pairs.iter_mut().enumerate() {
+                // SAFETY: `ab.qs` holds 256 bytes; unaligned loads in bounds.
+                let (y_lo, y_hi) = unsafe {
+                    (
+                        _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c).cast()),
+                        _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c + 32).cast()),
+                    )
+                };
+                let p_lo = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(x_lo[c], y_lo),
+                    _mm256_set1_epi16(wb.scales[2 * c] as i16),
+                );
+                let p_hi = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(x_hi[c], y_hi),
+                    _mm256_set1_epi16(wb.scales[2 * c + 1] as i16),
+                );
+                *pair = _mm256_add_epi32(p_lo, p_hi);
+                sums = _mm256_add_epi32(sums, *pair);
             }
-        } else {
-            // [Σ sums, Σ min_pairs] in lanes 0 and 1.
-            let s4 = _mm_add_epi32(
-                _mm256_castsi256_si128(sums),
-                _mm256_extracti128_si256(sums, 1),
-            );
-            let both = _mm_hadd_epi32(_mm_hadd_epi32(s4, min_pairs), _mm_setzero_si128());
-            let sum = _mm_cvtsi128_si32(both);
-            let min = _mm_extract_epi32(both, 1);
-            acc = (sum as f32).mul_add(d, acc);
-            acc_min = (min as f32).mul_add(dmin, acc_min);
+            if paths[n] == Path::Batched {
+                let mut min_lanes = [0i32; 4];
+                // SAFETY: 16 bytes into a 16-byte array.
+                unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), min_pairs) };
+                for (pair, min) in pairs.into_iter().zip(min_lanes) {
+                    acc[n] = (hsum_i32(pair) as f32).mul_add(d, acc[n]);
+                    acc_min[n] = (min as f32).mul_add(dmin, acc_min[n]);
+                }
+            } else {
+                // [Σ sums, Σ min_pairs] in lanes 0 and 1.
+                let s4 = _mm_add_epi32(
+                    _mm256_castsi256_si128(sums),
+                    _mm256_extracti128_si256(sums, 1),
+                );
+                let both = _mm_hadd_epi32(_mm_hadd_epi32(s4, min_pairs), _mm_setzero_si128());
+                let sum = _mm_cvtsi128_si32(both);
+                let min = _mm_extract_epi32(both, 1);
+                acc[n] = (sum as f32).mul_add(d, acc[n]);
+                acc_min[n] = (min as f32).mul_add(dmin, acc_min[n]);
+            }
         }
     }
-    acc - acc_min
+    std::array::from_fn(|n| acc[n] - acc_min[n])
 }
 
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn q6_k(w: &[Q6KBlock], a: &[KActBlock], path: Path) -> f32 {
+    // SAFETY: passed on from the caller.
+    unsafe { q6_k_tile(w, [a], [path])[0] }
+}
+
+/// The six-bit quants of one `Q6_K` super-block in eight groups of 32 (low nibbles
+/// from `ql`, bits 4‥6 from `qh`), as unsigned bytes.
+#[target_feature(enable = "avx2,fma")]
+fn q6_groups(wb: &Q6KBlock) -> [__m256i; 8] {
     let m2 = _mm256_set1_epi8(3);
     let m4 = _mm256_set1_epi8(0x0F);
-    let mut acc = _mm256_setzero_ps();
-    let mut total = 0f32;
-    for (wb, ab) in w.iter().zip(a) {
-        let d = ab.d * wb.d;
-        // SAFETY: `bsums` holds 16 i16 and `scales` 16 i8; unaligned loads in bounds.
-        let (bsums, scales) = unsafe {
+    let mut out = [_mm256_setzero_si256(); 8];
+    for h in 0..2 {
+        // SAFETY: `ql` holds 128 bytes, `qh` 64; unaligned loads in bounds.
+        let (ql0, ql1, qh) = unsafe {
             (
-                _mm256_loadu_si256(ab.bsums.as_ptr().cast()),
-                _mm_loadu_si128(wb.scales.as_ptr().cast()),
+                _mm256_loadu_si256(wb.ql.as_ptr().add(64 * h).cast()),
+                _mm256_loadu_si256(wb.ql.as_ptr().add(64 * h + 32).cast()),
+                _mm256_loadu_si256(wb.qh.as_ptr().add(32 * h).cast()),
             )
         };
-        // Lane l: 32 · (bsums[2l] · scales[2l] + bsums[2l + 1] · scales[2l + 1]).
-        let offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales)), 5);
-        let mut sums = _mm256_setzero_si256();
-        for h in 0..2 {
-            // SAFETY: `ql` holds 128 bytes, `qh` 64; unaligned loads in bounds.
-            let (ql0, ql1, qh) = unsafe {
-                (
-                    _mm256_loadu_si256(wb.ql.as_ptr().add(64 * h).cast()),
-                    _mm256_loadu_si256(wb.ql.as_ptr().add(64 * h + 32).cast()),
-                    _mm256_loadu_si256(wb.qh.as_ptr().add(32 * h).cast()),
-                )
-            };
-            // Group s of this half: its low nibbles, ORed with bits 2s..2s+2 of qh at 4..6.
-            let groups = [
-                _mm256_or_si256(
-                    _mm256_and_si256(ql0, m4),
-                    _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(ql1, m4),
-                    _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                    _mm256_and_si256(qh, _mm256_set1_epi8(48)),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                    _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(-64)), 2),
-                ),
-            ];
-            let mut p = [_mm256_setzero_si256(); 4];
-            for (s, (x, p)) in groups.into_iter().zip(&mut p).enumerate() {
-                let g = 4 * h + s;
-                // SAFETY: `ab.qs` holds 256 bytes; the load ends at 32(g + 1) ≤ 256.
-                let y = unsafe { _mm256_loadu_si256(ab.qs.as_ptr().add(32 * g).cast()) };
-                // The first 16 values of the group use sub-block 2g's scale, the rest 2g+1's.
-                let scale = _mm256_set_m128i(
-                    _mm_set1_epi16(wb.scales[2 * g + 1] as i16),
-                    _mm_set1_epi16(wb.scales[2 * g] as i16),
-                );
-                *p = _mm256_madd_epi16(scale, _mm256_maddubs_epi16(x, y));
+        // Group s of this half: its low nibbles, ORed with bits 2s..2s+2 of qh at 4..6.
+        out[4 * h] = _mm256_or_si256(
+            _mm256_and_si256(ql0, m4),
+            _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
+        );
+        out[4 * h + 1] = _mm256_or_si256(
+            _mm256_and_si256(ql1, m4),
+            _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2),
+        );
+        out[4 * h + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+            _mm256_and_si256(qh, _mm256_set1_epi8(48)),
+        );
+        out[4 * h + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+            _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(-64)), 2),
+        );
+    }
+    out
+}
+
+/// One `Q6_K` weight row against `RN` activation rows (each with its path): each weight
+/// super-block is unpacked once for all of them.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every activation row is as long as `w`.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn q6_k_tile<const RN: usize>(
+    w: &[Q6KBlock],
+    a: [&[KActBlock]; RN],
+    paths: [Path; RN],
+) -> [f32; RN] {
+    let mut acc = [_mm256_setzero_ps(); RN];
+    let mut total = [0f32; RN];
+    for (blk, wb) in w.iter().enumerate() {
+        let x = q6_groups(wb);
+        // SAFETY: `scales` holds 16 i8; unaligned load in bounds.
+        let scales = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(wb.scales.as_ptr().cast()) });
+        // The first 16 values of group g use sub-block 2g's scale, the rest 2g+1's.
+        let group_scales: [__m256i; 8] = std::array::from_fn(|g| {
+            _mm256_set_m128i(
+                _mm_set1_epi16(wb.scales[2 * g + 1] as i16),
+                _mm_set1_epi16(wb.scales[2 * g] as i16),
+            )
+        });
+        for n in 0..RN {
+            // SAFETY: the caller's promise.
+            let ab = unsafe { a[n].get_unchecked(blk) };
+            // SAFETY: `bsums` holds 16 i16; unaligned load in bounds.
+            let bsums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr().cast()) };
+            // Lane l: 32 · (bsums[2l] · scales[2l] + bsums[2l + 1] · scales[2l + 1]).
+            let offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales), 5);
+            let mut sums = _mm256_setzero_si256();
+            for h in 0..2 {
+                let mut p = [_mm256_setzero_si256(); 4];
+                for (s, p) in p.iter_mut().enumerate() {
+                    let g = 4 * h + s;
+                    // SAFETY: `ab.qs` holds 256 bytes; the load ends at 32(g + 1) ≤ 256.
+                    let y = unsafe { _mm256_loadu_si256(ab.qs.as_ptr().add(32 * g).cast()) };
+                    *p = _mm256_madd_epi16(group_scales[g], _mm256_maddubs_epi16(x[g], y));
+                }
+                sums = _mm256_add_epi32(sums, _mm256_add_epi32(p[0], p[1]));
+                sums = _mm256_add_epi32(sums, _mm256_add_epi32(p[2], p[3]));
             }
-            sums = _mm256_add_epi32(sums, _mm256_add_epi32(p[0], p[1]));
-            sums = _mm256_add_epi32(sums, _mm256_add_epi32(p[2], p[3]));
-        }
-        let sums = _mm256_sub_epi32(sums, offset);
-        if path == Path::Batched {
-            total = (hsum_i32(sums) as f32 * wb.d).mul_add(ab.d, total);
-        } else {
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc);
+            let sums = _mm256_sub_epi32(sums, offset);
+            if paths[n] == Path::Batched {
+                total[n] = (hsum_i32(sums) as f32 * wb.d).mul_add(ab.d, total[n]);
+            } else {
+                let d = ab.d * wb.d;
+                acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc[n]);
+            }
         }
     }
-    match path {
-        Path::Single => hsum8(acc),
-        Path::Batched => total,
-    }
+    std::array::from_fn(|n| match paths[n] {
+        Path::Single => hsum8(acc[n]),
+        Path::Batched => total[n],
+    })
 }

@@ -419,7 +419,7 @@ fn rows_vnni(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: 
         Q4_1Vnni,
         Q5_0Vnni,
         Q8_0Vnni,
-        rows_avx2_pairs
+        rows_kquants_avx2
     )
 }
 
@@ -435,7 +435,7 @@ fn rows_avx2(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: 
         Q4_1Avx2,
         Q5_0Avx2,
         Q8_0Avx2,
-        rows_avx2_pairs
+        rows_kquants_avx2
     )
 }
 
@@ -510,11 +510,81 @@ fn rows_avx2_inner(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32
     dispatch!(w, acts, first, out, m, q4_1, q5_0, q8_0, q4_k, q6_k)
 }
 
-/// Every format one dot product at a time (the K-quants' path on x86).
+/// K-quant weight rows against up to four activation rows at a time, each weight
+/// super-block unpacked once for them.
 #[cfg(target_arch = "x86_64")]
-fn rows_avx2_pairs(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
+fn rows_kquants_avx2(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
     // SAFETY: only reached from kernels `kernels()` picks after detecting AVX2 and FMA.
-    unsafe { rows_avx2_inner(w, acts, first, out, m) }
+    unsafe { rows_kquants_avx2_inner(w, acts, first, out, m) }
+}
+
+/// The activation rows `i0..i0 + RN` of `a` (`k` blocks each) and their paths.
+fn act_tile<'a, T, const RN: usize>(
+    a: &'a [T],
+    paths: &[Path],
+    i0: usize,
+    k: usize,
+) -> ([&'a [T]; RN], [Path; RN]) {
+    (
+        std::array::from_fn(|n| &a[(i0 + n) * k..][..k]),
+        std::array::from_fn(|n| paths[i0 + n]),
+    )
+}
+
+/// Fills `out` (weight-row major, `m` columns) with `$kernel::<RN>` over act tiles.
+#[cfg(target_arch = "x86_64")]
+macro_rules! k_tiles {
+    ($kernel:path, $b:expr, $a:expr, $p:expr, $k:expr, $first:expr, $out:expr, $m:expr) => {{
+        let (b, a, p, k, m) = ($b, $a, $p, $k, $m);
+        for i0 in (0..m).step_by(4) {
+            for (j, col) in $out.chunks_exact_mut(m).enumerate() {
+                let wr = &b[($first + j) * k..][..k];
+                let dst = &mut col[i0..(i0 + 4).min(m)];
+                // SAFETY (each arm): every activation row holds `k` blocks, as `wr` does;
+                // the caller runs with AVX2 and FMA.
+                match dst.len() {
+                    1 => {
+                        let (rows, paths) = act_tile::<_, 1>(a, p, i0, k);
+                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                    }
+                    2 => {
+                        let (rows, paths) = act_tile::<_, 2>(a, p, i0, k);
+                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                    }
+                    3 => {
+                        let (rows, paths) = act_tile::<_, 3>(a, p, i0, k);
+                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                    }
+                    _ => {
+                        let (rows, paths) = act_tile::<_, 4>(a, p, i0, k);
+                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                    }
+                }
+            }
+        }
+    }};
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn rows_kquants_avx2_inner(
+    w: &QMatrix,
+    acts: ActsView<'_>,
+    first: usize,
+    out: &mut [f32],
+    m: usize,
+) {
+    let k = w.cols / w.blocks.len();
+    match (&w.blocks, acts) {
+        (Blocks::Q4K(b), ActsView::Q8K(a, p)) => {
+            k_tiles!(kquant_avx2::q4_k_tile, b, a, p, k, first, out, m)
+        }
+        (Blocks::Q6K(b), ActsView::Q8K(a, p)) => {
+            k_tiles!(kquant_avx2::q6_k_tile, b, a, p, k, first, out, m)
+        }
+        // The other formats, one dot product at a time.
+        _ => rows_avx2_inner(w, acts, first, out, m),
+    }
 }
 
 /// Safe wrappers over the AVX2 kernels, callable from `avx2,fma` functions only.
