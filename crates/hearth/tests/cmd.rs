@@ -261,6 +261,32 @@ fn a_bad_config_file_is_an_error_with_a_hint() {
 }
 
 #[test]
+fn the_prompt_cache_is_turned_off_by_the_environment_or_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = |value: &str, flags: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(["cmd", "--show-config"])
+            .args(flags)
+            .current_dir(dir.path())
+            .env("HEARTH_CONFIG", dir.path().join("no-config.toml"))
+            .env("HEARTH_PROMPT_CACHE", value)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, shown, _) = show("", &[]);
+    assert_eq!(code, Some(0));
+    assert!(shown.contains("prompt_cache = true"), "{shown}");
+    let (_, shown, _) = show("off", &[]);
+    assert!(shown.contains("prompt_cache = false"), "{shown}");
+    let (_, shown, _) = show("on", &["--no-prompt-cache"]);
+    assert!(shown.contains("prompt_cache = false"), "{shown}");
+    let (code, _, err) = show("maybe", &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("hint: set it to `on` or `off`"), "{err}");
+}
+
+#[test]
 fn eval_reports_pass_rate_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let cases = dir.path().join("cases.yaml");
