@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use hearth_models::{Model, SeqChunk};
 use hearth_protocol::BackendError;
 
+use crate::prompt_cache::PromptCache;
 use crate::scheduler::{Scheduler, SchedulerConfig, SeqId, Work, WorkKind};
 use crate::sequence::{NewSequence, Next, Sequence};
 use crate::slots::Slots;
@@ -40,17 +42,20 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine thread for `model` with sequences of up to `n_ctx` positions.
+    /// Starts the engine thread for `model` with sequences of up to `n_ctx` positions,
+    /// reusing and updating `prompt_cache` when there is one.
     pub(crate) fn start(
         model: Arc<Model>,
         n_ctx: usize,
         config: SchedulerConfig,
+        prompt_cache: Option<PromptCache>,
     ) -> std::io::Result<Self> {
         let (commands, inbox) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let state = Loop {
             slots: Slots::new(config.max_running, n_ctx),
             scheduler: Scheduler::new(config),
+            prompt_cache,
             sequences: HashMap::new(),
             next_id: 0,
             stats: Arc::clone(&stats),
@@ -101,6 +106,8 @@ struct Loop {
     n_ctx: usize,
     scheduler: Scheduler,
     slots: Slots,
+    /// The model's prompt cache on disk, when the pool keeps one.
+    prompt_cache: Option<PromptCache>,
     sequences: HashMap<SeqId, Active>,
     next_id: u64,
     stats: Arc<EngineStats>,
@@ -178,11 +185,20 @@ impl Loop {
             let Some(active) = self.sequences.get_mut(&id) else {
                 continue;
             };
+            let admitted = Instant::now();
             match self.slots.acquire(active.seq.prompt(), &self.model) {
                 Ok((slot, cached)) => {
+                    let prompt = active.seq.prompt();
+                    let cached = restore_prefix(
+                        self.prompt_cache.as_mut(),
+                        &mut self.slots,
+                        slot,
+                        prompt,
+                        cached,
+                    );
                     active.slot = Some(slot);
                     self.scheduler.set_prefilled(id, cached);
-                    active.seq.set_cached(cached);
+                    active.seq.admit(cached, admitted);
                     if cached > 0 {
                         tracing::debug!(seq = id.0, cached, "reusing a cached prompt prefix");
                     }
@@ -217,6 +233,7 @@ impl Loop {
             }
         };
         self.scheduler.complete(&work);
+        self.save_prompts(&work);
         for (row, w) in work.iter().enumerate() {
             let samples = matches!(
                 w.kind,
@@ -231,6 +248,21 @@ impl Loop {
             match active.seq.step(logits.row(row), self.model.tokenizer()) {
                 Next::Feed(token) => active.next = token,
                 Next::Finished => self.remove(w.id),
+            }
+        }
+    }
+
+    /// Keeps each prompt that has just been prefilled in the prompt cache.
+    fn save_prompts(&mut self, work: &[Work]) {
+        let Some(file) = self.prompt_cache.as_mut() else {
+            return;
+        };
+        for w in work {
+            if let WorkKind::Prefill { last: true, .. } = w.kind
+                && let Some(index) = self.sequences.get(&w.id).and_then(|a| a.slot)
+            {
+                let slot = self.slots.get(index);
+                file.save(&slot.tokens, &slot.cache);
             }
         }
     }
@@ -283,4 +315,26 @@ impl Loop {
         s.kv_bytes
             .store(self.slots.size_in_bytes(), Ordering::Relaxed);
     }
+}
+
+/// Fills slot `index` from the prompt cache when the file holds more of `prompt` than
+/// the slot's `cached` positions; returns the positions of `prompt` the slot now holds.
+fn restore_prefix(
+    file: Option<&mut PromptCache>,
+    slots: &mut Slots,
+    index: usize,
+    prompt: &[u32],
+    cached: usize,
+) -> usize {
+    let Some(file) = file else {
+        return cached;
+    };
+    if file.usable(prompt) <= cached {
+        return cached;
+    }
+    let slot = slots.get_mut(index);
+    let kept = file.restore(prompt, &mut slot.cache).unwrap_or(0);
+    slot.tokens.clear();
+    slot.tokens.extend_from_slice(&prompt[..kept]);
+    kept
 }

@@ -4,7 +4,8 @@
 //! [`hearth_protocol::ModelPool`] traits: each model, loaded on first use, runs on its
 //! own thread, where a continuous-batching scheduler combines running decodes with
 //! chunks of waiting prompts in every step, and reuses the KV cache of a prompt prefix
-//! an earlier request left behind.
+//! an earlier request left behind — in memory, or, with
+//! [`EngineConfig::prompt_cache`], in a file per model that outlives the process.
 //!
 //! [`generate`] runs one sequence from prompt to finish, for one-shot use. Both are
 //! built from the same parts: [`Sampler`] picks tokens with llama.cpp's sampler chain,
@@ -18,6 +19,7 @@ mod error;
 mod generate;
 mod pool;
 mod prompt;
+mod prompt_cache;
 mod sampler;
 mod scheduler;
 mod sequence;

@@ -1,5 +1,7 @@
 //! One request inside the engine: turns each step's logits into a token and events.
 
+use std::time::Instant;
+
 use hearth_models::Tokenizer;
 use hearth_protocol::{
     Done, FinishReason, GenerateEvent, SamplingParams, StopConditions, TokenEvent, TokenLogprob,
@@ -31,6 +33,9 @@ pub(crate) struct Sequence {
     generated: usize,
     /// Prompt tokens found in the KV cache when the sequence started.
     cached: usize,
+    /// When it took a KV slot, and when its first token was sampled (prefill done).
+    admitted: Option<Instant>,
+    prefilled: Option<Instant>,
     /// Most tokens this sequence may generate (its `max_tokens` clamped to the context).
     limit: usize,
     logprobs: Option<usize>,
@@ -63,6 +68,8 @@ impl Sequence {
             utf8: Utf8Stream::new(),
             generated: 0,
             cached: 0,
+            admitted: None,
+            prefilled: None,
             logprobs: new.logprobs,
             constraint: new.constraint,
             masked: Vec::new(),
@@ -76,9 +83,11 @@ impl Sequence {
         &self.prompt
     }
 
-    /// Records how many prompt tokens were reused from an earlier request's cache.
-    pub(crate) fn set_cached(&mut self, n: usize) {
-        self.cached = n;
+    /// Records when the sequence took its KV slot and how many prompt tokens it found
+    /// there, reused from an earlier request or the prompt cache.
+    pub(crate) fn admit(&mut self, cached: usize, at: Instant) {
+        self.cached = cached;
+        self.admitted = Some(at);
     }
 
     /// Whether the client stopped listening.
@@ -89,6 +98,7 @@ impl Sequence {
     /// Picks the next token from `logits` (the model's scores after the last fed
     /// token), sends what it releases, and says what to feed next.
     pub(crate) fn step(&mut self, logits: &[f32], tokenizer: &Tokenizer) -> Next {
+        self.prefilled.get_or_insert_with(Instant::now);
         if self.generated >= self.limit {
             return self.finish(FinishReason::Length);
         }
@@ -192,8 +202,25 @@ impl Sequence {
                 cached_tokens: self.cached,
             },
         };
+        self.log_timings();
         let _ = self.events.send(GenerateEvent::Done(done));
         Next::Finished
+    }
+
+    /// Where the time went: the prompt (from taking a slot, restoring a cached prefix
+    /// included, to the first token) and the decoding of the rest.
+    fn log_timings(&self) {
+        let (Some(admitted), Some(prefilled)) = (self.admitted, self.prefilled) else {
+            return;
+        };
+        tracing::info!(
+            prompt_tokens = self.prompt.len(),
+            cached_tokens = self.cached,
+            prefill_ms = prefilled.duration_since(admitted).as_millis() as u64,
+            generated = self.generated,
+            decode_ms = prefilled.elapsed().as_millis() as u64,
+            "request finished"
+        );
     }
 }
 

@@ -88,6 +88,14 @@ impl Slots {
             .collect()
     }
 
+    pub(crate) fn get(&self, index: usize) -> &Slot {
+        &self.slots[index]
+    }
+
+    pub(crate) fn get_mut(&mut self, index: usize) -> &mut Slot {
+        &mut self.slots[index]
+    }
+
     /// Gives a slot back; its cache stays for prefix reuse.
     pub(crate) fn release(&mut self, index: usize) {
         self.clock += 1;
@@ -113,7 +121,7 @@ impl Slots {
     }
 }
 
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 

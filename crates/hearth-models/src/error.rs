@@ -37,6 +37,10 @@ pub enum ModelError {
     Batch(String),
     #[error("context is full: position {needed} exceeds the context of {n_ctx} tokens")]
     ContextFull { needed: usize, n_ctx: usize },
+    #[error("cannot read or write KV cache data")]
+    KvIo(#[source] std::io::Error),
+    #[error("invalid KV cache data: {0}")]
+    KvData(String),
     #[error("tensor computation failed")]
     Candle(#[from] candle_core::Error),
 }

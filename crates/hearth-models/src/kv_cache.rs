@@ -5,6 +5,8 @@ use half::f16;
 
 use crate::error::{ModelError, Result};
 
+mod persist;
+
 /// Shape of the cache a model needs, per layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheShape {

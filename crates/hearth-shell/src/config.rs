@@ -8,6 +8,7 @@
 //! timeout_secs = 60            # per completion
 //! max_tokens = 160
 //! constrained = true           # ask backends for JSON-schema constrained output
+//! prompt_cache = true          # in process: keep the prompt's KV cache on disk
 //!
 //! [[backends]]                 # tried in order; the first that answers wins
 //! kind = "hearth"              # local | hearth | openai | ollama
@@ -151,6 +152,10 @@ pub struct Config {
     pub max_tokens: usize,
     /// Ask for JSON-schema constrained output.
     pub constrained: bool,
+    /// In-process models keep the KV cache of the last prompt on disk (in
+    /// `$XDG_CACHE_HOME/hearth/prompt-cache`), so a new process computes only what
+    /// differs from it: in practice the request, not the fixed instructions.
+    pub prompt_cache: bool,
     /// The chain, in order. Empty means: `hearth` first when `HEARTH_HOST` is set,
     /// then `local`.
     pub backends: Vec<BackendConfig>,
@@ -165,6 +170,7 @@ impl Default for Config {
             timeout_secs: 60,
             max_tokens: 160,
             constrained: true,
+            prompt_cache: true,
             backends: Vec::new(),
         }
     }
@@ -316,6 +322,7 @@ mod tests {
         assert_eq!(config.mode, Mode::Strict);
         assert_eq!(config.policy().deny, vec!["docker".to_owned()]);
         assert_eq!(config.timeout_secs, 60);
+        assert!(config.prompt_cache, "on unless the file turns it off");
         let env = |k: &str| (k == "WORK_KEY").then(|| "secret".to_owned());
         assert_eq!(
             config.backends[0].effective_api_key(&env).as_deref(),
@@ -326,6 +333,13 @@ mod tests {
             shown.contains("(set)") && !shown.contains("secret"),
             "{shown}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_prompt_cache_can_be_turned_off() -> Result<(), toml::de::Error> {
+        let config: Config = toml::from_str("prompt_cache = false")?;
+        assert!(!config.prompt_cache);
         Ok(())
     }
 

@@ -2,8 +2,9 @@
 //! must follow.
 //!
 //! The system message starts with [`INSTRUCTIONS`], text that never changes, so a
-//! backend that caches prompt prefixes processes it once; the [`Environment`] (OS,
-//! shell, working directory, tools on `PATH`) follows, then the user's request.
+//! backend that caches prompt prefixes processes it once; the [`Environment`] follows,
+//! what changes least first (OS, shell, home, tools on `PATH`) and the working
+//! directory last, then the user's request.
 
 use std::path::{Path, PathBuf};
 
@@ -106,7 +107,7 @@ impl Environment {
         }
     }
 
-    /// The variable part of the system message.
+    /// The variable part of the system message, the working directory last.
     pub fn describe(&self) -> String {
         let tools = if self.tools.is_empty() {
             "none of the common ones".to_owned()
@@ -117,13 +118,15 @@ impl Environment {
             .home
             .as_ref()
             .map_or_else(|| "unknown".to_owned(), |h| h.display().to_string());
+        // The working directory changes from one request to the next, the rest hardly
+        // ever: it comes last, so a cached prompt prefix covers everything before it.
         format!(
-            "Environment:\n- OS: {}\n- shell: {}\n- working directory: {}\n- home directory (~): {}\n- tools on PATH: {}",
+            "Environment:\n- OS: {}\n- shell: {}\n- home directory (~): {}\n- tools on PATH: {}\n- working directory: {}",
             self.os,
             self.shell,
-            self.cwd.display(),
             home,
-            tools
+            tools,
+            self.cwd.display(),
         )
     }
 }
@@ -189,6 +192,21 @@ mod tests {
         assert!(msgs[0].content.contains("home directory (~): /home/u"));
         assert_eq!(msgs[1].role, "user");
         assert_eq!(msgs[1].content, "list files");
+    }
+
+    #[test]
+    fn prompts_in_two_folders_share_everything_before_the_working_directory() {
+        let here = messages(&env(), "list files")[0].content.clone();
+        let there_env = Environment {
+            cwd: PathBuf::from("/tmp"),
+            ..env()
+        };
+        let there = messages(&there_env, "count lines")[0].content.clone();
+        let at = here.find("\n- working directory:").map_or(0, |at| at + 1);
+        assert!(at > INSTRUCTIONS.len(), "{here}");
+        assert_eq!(here[..at], there[..at]);
+        assert_eq!(&here[at..], "- working directory: /home/u/project");
+        assert_eq!(&there[at..], "- working directory: /tmp");
     }
 
     #[test]

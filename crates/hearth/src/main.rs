@@ -11,6 +11,7 @@ mod hub_source;
 mod model_ref;
 mod threads;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,7 +21,12 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     threads::configure(cli.threads());
-    init_logging();
+    let verbose = matches!(&cli.command, Command::Cmd(args) if args.verbose);
+    init_logging(if verbose {
+        "warn,hearth_engine=info"
+    } else {
+        "warn"
+    });
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Serve(args) => commands::serve::run(args),
@@ -44,12 +50,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs on stderr, filtered by `RUST_LOG`, else by `default`.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .init();

@@ -76,6 +76,9 @@ fn hearth_in(dir: &Path, args: &[&str], config: Option<&Path>) -> Output {
         .args(args)
         .current_dir(dir)
         .env("HEARTH_CONFIG", config)
+        // The prompt cache goes into the test's folder, not the user's cache.
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("HEARTH_PROMPT_CACHE")
         .env_remove("HEARTH_HOST")
         .env_remove("OPENAI_BASE_URL")
         .env_remove("OPENAI_API_KEY")
@@ -258,6 +261,32 @@ fn a_bad_config_file_is_an_error_with_a_hint() {
 }
 
 #[test]
+fn the_prompt_cache_is_turned_off_by_the_environment_or_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = |value: &str, flags: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(["cmd", "--show-config"])
+            .args(flags)
+            .current_dir(dir.path())
+            .env("HEARTH_CONFIG", dir.path().join("no-config.toml"))
+            .env("HEARTH_PROMPT_CACHE", value)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, shown, _) = show("", &[]);
+    assert_eq!(code, Some(0));
+    assert!(shown.contains("prompt_cache = true"), "{shown}");
+    let (_, shown, _) = show("off", &[]);
+    assert!(shown.contains("prompt_cache = false"), "{shown}");
+    let (_, shown, _) = show("on", &["--no-prompt-cache"]);
+    assert!(shown.contains("prompt_cache = false"), "{shown}");
+    let (code, _, err) = show("maybe", &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("hint: set it to `on` or `off`"), "{err}");
+}
+
+#[test]
 fn eval_reports_pass_rate_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let cases = dir.path().join("cases.yaml");
@@ -294,32 +323,38 @@ fn eval_reports_pass_rate_and_writes_a_report() {
 }
 
 #[test]
-fn smollm2_in_process_answers_with_some_command() {
+fn smollm2_in_process_answers_with_some_command_and_keeps_the_prompt_cache() {
     let Some(model) = real_model(RealModel::SmolLm2) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = hearth_in(
-        dir.path(),
-        &[
-            "cmd",
-            "--json",
-            "-m",
-            model.to_str().unwrap(),
-            "-t",
-            "2",
-            "list files",
-        ],
-        None,
-    );
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["cmd", "--json", "-m", model.to_str().unwrap(), "-t", "2"];
+        args.extend_from_slice(extra);
+        args.push("list files");
+        let out = hearth_in(dir.path(), &args, None);
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            text(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(report["backend"].as_str().unwrap().starts_with("local:"));
+        assert!(report["command"].is_string());
+        (report, text(&out.stderr))
+    };
+    let caches = dir.path().join("cache").join("hearth").join("prompt-cache");
+    let (first, _) = ask(&["--no-prompt-cache"]);
+    assert!(!caches.exists(), "--no-prompt-cache writes nothing");
+    ask(&[]);
+    assert_eq!(std::fs::read_dir(&caches).unwrap().count(), 1);
+    let (again, log) = ask(&["-v"]);
+    assert!(log.contains("prompt prefix restored"), "{log}");
     assert!(
-        matches!(out.status.code(), Some(0 | 3)),
-        "{}",
-        text(&out.stderr)
+        log.contains("prefill_ms") && log.contains("load_ms"),
+        "{log}"
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["backend"].as_str().unwrap().starts_with("local:"));
-    assert!(report["command"].is_string());
+    assert_eq!(again["command"], first["command"]);
 }
 
 /// Kills the server when the test ends, whatever happens.

@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::prompt::tokenize_prompt;
+use crate::prompt_cache::PromptCache;
 use crate::scheduler::SchedulerConfig;
 use crate::sequence::NewSequence;
 use crate::{Constraint, ConstraintError, ConstraintFactory};
@@ -38,7 +39,7 @@ const REAPER_TICK: Duration = Duration::from_millis(250);
 const ROOM_WAIT: Duration = Duration::from_secs(10);
 
 /// How every engine of a pool runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Context positions per sequence (capped by each model's trained context).
     pub n_ctx: usize,
@@ -46,6 +47,10 @@ pub struct EngineConfig {
     /// Requests that may wait for a slot per model before new ones are refused.
     pub max_queue: usize,
     pub residency: ResidencyConfig,
+    /// A folder keeping one prompt-cache file per model: the KV cache of the last
+    /// prompt prefilled, so a fresh process reuses its shared prefix instead of
+    /// computing it again. `None` keeps prefixes in memory only.
+    pub prompt_cache: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +60,7 @@ impl Default for EngineConfig {
             scheduler: SchedulerConfig::default(),
             max_queue: 64,
             residency: ResidencyConfig::default(),
+            prompt_cache: None,
         }
     }
 }
@@ -171,14 +177,22 @@ impl EnginePool {
         }
         let _loading = self.loading.lock().await;
         self.wait_for_room(entry).await?;
+        let started = Instant::now();
         let model = load_model(entry).await?;
+        let n_ctx = entry.file.info.n_ctx;
+        let prompt_cache = self.prompt_cache(entry);
         let engine = Engine::start(
             Arc::clone(&model),
-            entry.file.info.n_ctx,
+            n_ctx,
             self.config.scheduler,
+            prompt_cache,
         )
         .map_err(|e| BackendError::Internal(format!("cannot start the engine thread: {e}")))?;
-        tracing::info!(model = %entry.name(), "model loaded");
+        tracing::info!(
+            model = %entry.name(),
+            load_ms = started.elapsed().as_millis() as u64,
+            "model loaded"
+        );
         let loaded = Loaded {
             model,
             engine: Arc::new(engine),
@@ -188,6 +202,18 @@ impl EnginePool {
         let handles = Handles::of(&loaded);
         *slot = Some(loaded);
         Ok(handles)
+    }
+
+    /// The prompt cache of `entry`'s model, when the pool keeps them; a model file
+    /// that cannot be read for its identity goes without, with a warning.
+    fn prompt_cache(&self, entry: &Entry) -> Option<PromptCache> {
+        let dir = self.config.prompt_cache.as_deref()?;
+        let info = &entry.file.info;
+        PromptCache::new(dir, &info.path, info.n_ctx)
+            .inspect_err(|e| {
+                tracing::warn!(model = %entry.name(), "no prompt cache for this model: {e}");
+            })
+            .ok()
     }
 
     /// Makes room for `entry`, waiting up to [`ROOM_WAIT`] for busy models to finish
@@ -402,13 +428,18 @@ async fn constraint(
         .get_or_try_init(|| async {
             let model = Arc::clone(model);
             let (done, wait) = tokio::sync::oneshot::channel();
+            let started = Instant::now();
             // Seconds of work on a large vocabulary: off the async runtime.
             std::thread::spawn(move || {
                 let _ = done.send(ConstraintFactory::new(model.tokenizer()));
             });
-            wait.await
+            let factory = wait
+                .await
                 .map_err(|_| BackendError::Internal("the constraint builder stopped".into()))?
-                .map_err(constraint_error)
+                .map_err(constraint_error);
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(ms, "JSON constraints ready for the model's vocabulary");
+            factory
         })
         .await?;
     factory.constraint(format).map_err(constraint_error)

@@ -6,5 +6,6 @@
 mod constraint;
 mod parity;
 mod pool;
+mod prompt_cache;
 mod residency;
 mod support;

@@ -46,6 +46,10 @@ pub struct AssistantArgs {
     /// Threads for an in-process model (default: all cores).
     #[arg(short, long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Compute the whole prompt in process instead of reusing the KV cache kept on
+    /// disk (also `prompt_cache = false` in the config file, `HEARTH_PROMPT_CACHE=off`).
+    #[arg(long)]
+    pub no_prompt_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +73,10 @@ pub struct CmdArgs {
     /// Print the effective configuration (file, environment and flags) and exit.
     #[arg(long)]
     pub show_config: bool,
+    /// Log on stderr how long an in-process answer took: model load, prompt (with the
+    /// tokens reused from the prompt cache) and decoding.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Reads `name` from the environment; empty counts as unset.
@@ -90,6 +98,17 @@ pub fn load_config(args: &AssistantArgs) -> anyhow::Result<(Config, Option<PathB
     };
     if let Some(mode) = args.mode {
         config.mode = mode;
+    }
+    if let Some(value) = env_var("HEARTH_PROMPT_CACHE") {
+        config.prompt_cache = switch(&value).ok_or_else(|| {
+            Hinted::error(
+                format!("`HEARTH_PROMPT_CACHE` is `{value}`"),
+                "set it to `on` or `off`",
+            )
+        })?;
+    }
+    if args.no_prompt_cache {
+        config.prompt_cache = false;
     }
     config.select_backends(&args.backends)?;
     if let Some(model) = &args.model {
@@ -117,13 +136,22 @@ pub fn load_config(args: &AssistantArgs) -> anyhow::Result<(Config, Option<PathB
     Ok((config, path))
 }
 
+/// `on`/`off` and their usual spellings.
+fn switch(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Some(true),
+        "0" | "off" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 /// The assistant the configuration describes.
 pub fn build_assistant(config: &Config) -> anyhow::Result<Assistant> {
     let chain_config = config.chain(&env_var);
     let mut backends: Vec<Box<dyn CommandBackend>> = Vec::new();
     let alone = chain_config.len() == 1;
     for backend in &chain_config {
-        match build_backend(backend) {
+        match build_backend(backend, config) {
             Ok(b) => backends.push(b),
             Err(err) if !alone => {
                 tracing::warn!("skipping the `{}` backend: {err:#}", backend.kind.as_str());
@@ -153,12 +181,18 @@ pub fn build_assistant(config: &Config) -> anyhow::Result<Assistant> {
     ))
 }
 
-fn build_backend(backend: &BackendConfig) -> anyhow::Result<Box<dyn CommandBackend>> {
+fn build_backend(
+    backend: &BackendConfig,
+    config: &Config,
+) -> anyhow::Result<Box<dyn CommandBackend>> {
     let url = backend.effective_url(&env_var);
     let key = backend.effective_api_key(&env_var);
     let model = backend.model.clone();
     Ok(match backend.kind {
-        BackendKind::Local => local_backend(model.as_deref())?,
+        BackendKind::Local => {
+            let prompt_cache = config.prompt_cache.then(prompt_cache_dir).flatten();
+            local_backend(model.as_deref(), prompt_cache)?
+        }
         BackendKind::Hearth => Box::new(OpenAiCompatible::hearth(
             url.as_deref().unwrap_or("127.0.0.1:8434"),
             model,
@@ -202,7 +236,15 @@ fn dirs_cache() -> Option<PathBuf> {
         .or_else(|| env_var("HOME").map(|h| PathBuf::from(h).join(".cache")))
 }
 
-fn local_backend(model: Option<&str>) -> anyhow::Result<Box<dyn CommandBackend>> {
+/// Where in-process models keep their prompt caches.
+fn prompt_cache_dir() -> Option<PathBuf> {
+    dirs_cache().map(|c| c.join("hearth").join("prompt-cache"))
+}
+
+fn local_backend(
+    model: Option<&str>,
+    prompt_cache: Option<PathBuf>,
+) -> anyhow::Result<Box<dyn CommandBackend>> {
     let (name, path) = match model {
         Some(m) => {
             let found = catalog::resolve(m)?;
@@ -226,6 +268,7 @@ fn local_backend(model: Option<&str>) -> anyhow::Result<Box<dyn CommandBackend>>
             ..SchedulerConfig::default()
         },
         max_queue: 4,
+        prompt_cache,
         ..EngineConfig::default()
     };
     let pool = EnginePool::new(vec![(name.clone(), path.clone())], config)

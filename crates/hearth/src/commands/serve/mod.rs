@@ -39,6 +39,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             max_loaded: args.max_loaded,
             memory_budget: args.memory_budget.map(|mb| mb << 20),
         },
+        // A long-running server keeps prefixes in its KV slots; the disk cache is for
+        // processes that answer once and exit.
+        prompt_cache: None,
     };
     let pool = if args.models.is_empty() {
         discovered_pool(models, config)?
