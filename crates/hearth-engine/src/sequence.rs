@@ -98,7 +98,10 @@ impl Sequence {
     /// Picks the next token from `logits` (the model's scores after the last fed
     /// token), sends what it releases, and says what to feed next.
     pub(crate) fn step(&mut self, logits: &[f32], tokenizer: &Tokenizer) -> Next {
-        self.prefilled.get_or_insert_with(Instant::now);
+        if self.prefilled.is_none() {
+            self.prefilled = Some(Instant::now());
+            self.log_prompt_timing();
+        }
         if self.generated >= self.limit {
             return self.finish(FinishReason::Length);
         }
@@ -207,9 +210,10 @@ impl Sequence {
         Next::Finished
     }
 
-    /// Where the time went: the prompt (from taking a slot, restoring a cached prefix
-    /// included, to the first token) and the decoding of the rest.
-    fn log_timings(&self) {
+    /// Where the prompt's time went, from taking a slot (restoring a cached prefix
+    /// included) to the first token; logged then, since a client that has what it
+    /// needs may stop listening before the end.
+    fn log_prompt_timing(&self) {
         let (Some(admitted), Some(prefilled)) = (self.admitted, self.prefilled) else {
             return;
         };
@@ -217,6 +221,16 @@ impl Sequence {
             prompt_tokens = self.prompt.len(),
             cached_tokens = self.cached,
             prefill_ms = prefilled.duration_since(admitted).as_millis() as u64,
+            "prompt processed"
+        );
+    }
+
+    /// The decoding after the first token.
+    pub(crate) fn log_timings(&self) {
+        let Some(prefilled) = self.prefilled else {
+            return;
+        };
+        tracing::info!(
             generated = self.generated,
             decode_ms = prefilled.elapsed().as_millis() as u64,
             "request finished"

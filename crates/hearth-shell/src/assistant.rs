@@ -19,6 +19,10 @@ pub struct GenerationOptions {
     pub temperature: f32,
     /// Ask the backend to constrain the answer to the JSON schema.
     pub constrained: bool,
+    /// Generate the explanation too. Without it, a backend that streams stops once
+    /// the command is complete (a refusal still gets its explanation): the command
+    /// comes first in the answer, so it is the same either way, only sooner.
+    pub explanation: bool,
 }
 
 impl Default for GenerationOptions {
@@ -27,6 +31,7 @@ impl Default for GenerationOptions {
             max_tokens: 160,
             temperature: 0.0,
             constrained: true,
+            explanation: true,
         }
     }
 }
@@ -136,6 +141,7 @@ impl Assistant {
             schema: self.options.constrained.then(answer_schema),
             max_tokens: self.options.max_tokens,
             temperature: self.options.temperature,
+            stop_after_command: !self.options.explanation,
         };
         let first = self.chain.complete(&completion, 0).await?;
         let (answered, answer, retried) = match extract(&first.text) {
@@ -276,6 +282,7 @@ mod tests {
         let seen = seen.lock().map_err(|_| "lock")?;
         assert_eq!(seen[0].temperature, 0.0);
         assert!(seen[0].schema.is_some());
+        assert!(!seen[0].stop_after_command, "the explanation is asked for");
         Ok(())
     }
 

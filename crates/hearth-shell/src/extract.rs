@@ -91,6 +91,15 @@ pub fn extract(text: &str) -> Result<Answer, ExtractError> {
         .ok_or(ExtractError::NoCommand)
 }
 
+/// Whether `text` already holds a whole, non-empty `"command": "…"` field (the
+/// answer may go on after it).
+pub fn has_command(text: &str) -> bool {
+    COMMAND_FIELD
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .is_some_and(|m| !m.as_str().trim().is_empty())
+}
+
 fn answer(command: &str, explanation: String) -> Answer {
     Answer {
         command: clean_line(&join_continuations(command)),
@@ -210,6 +219,16 @@ mod tests {
             command("Sure! Here it is: {\"command\": \"pwd\"} Hope it helps."),
             "pwd"
         );
+    }
+
+    #[test]
+    fn a_command_is_whole_once_its_closing_quote_is_there() {
+        assert!(!has_command(r#"{"command": "ls -"#));
+        assert!(!has_command(r#"{"command": "echo \"#));
+        assert!(!has_command(r#"{"command": "echo \"hi"#));
+        assert!(!has_command(r#"{"command": "", "explanation": "no"#));
+        assert!(has_command(r#"{"command": "echo \"hi\"""#));
+        assert!(has_command(r#"{"command": "ls -la", "expl"#));
     }
 
     #[test]

@@ -204,6 +204,7 @@ mod tests {
             schema: None,
             max_tokens: 8,
             temperature: 0.0,
+            stop_after_command: false,
         }
     }
 

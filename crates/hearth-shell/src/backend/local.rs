@@ -58,7 +58,13 @@ impl InProcess {
         let mut text = String::new();
         while let Some(event) = events.next().await {
             match event {
-                GenerateEvent::Token(token) => text.push_str(&token.text),
+                GenerateEvent::Token(token) => {
+                    text.push_str(&token.text);
+                    // Dropping the stream cancels the rest of the generation.
+                    if request.stop_after_command && crate::extract::has_command(&text) {
+                        break;
+                    }
+                }
                 GenerateEvent::Done(_) => break,
                 GenerateEvent::Error(e) => return Err(e.into()),
             }

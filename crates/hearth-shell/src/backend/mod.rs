@@ -27,6 +27,10 @@ pub struct CompletionRequest {
     pub max_tokens: usize,
     /// 0 is greedy.
     pub temperature: f32,
+    /// Stop as soon as a whole non-empty `command` field has been generated, where the
+    /// backend streams (the in-process one): what follows it, the explanation, is
+    /// then missing from the answer.
+    pub stop_after_command: bool,
 }
 
 /// Why one backend gave no answer.

@@ -110,6 +110,7 @@ fn request() -> CompletionRequest {
         schema: Some(answer_schema()),
         max_tokens: 64,
         temperature: 0.0,
+        stop_after_command: false,
     }
 }
 

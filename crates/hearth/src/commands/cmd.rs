@@ -146,7 +146,9 @@ fn switch(value: &str) -> Option<bool> {
 }
 
 /// The assistant the configuration describes.
-pub fn build_assistant(config: &Config) -> anyhow::Result<Assistant> {
+/// `explanation`: whether the model's explanation will be shown (generation can stop
+/// after the command otherwise).
+pub fn build_assistant(config: &Config, explanation: bool) -> anyhow::Result<Assistant> {
     let chain_config = config.chain(&env_var);
     let mut backends: Vec<Box<dyn CommandBackend>> = Vec::new();
     let alone = chain_config.len() == 1;
@@ -171,6 +173,7 @@ pub fn build_assistant(config: &Config) -> anyhow::Result<Assistant> {
     let options = GenerationOptions {
         max_tokens: config.max_tokens.max(16),
         constrained: config.constrained,
+        explanation,
         ..GenerationOptions::default()
     };
     Ok(Assistant::new(
@@ -290,7 +293,8 @@ pub fn run(args: CmdArgs) -> anyhow::Result<ExitCode> {
         return show_config(&config, path);
     }
     let request = args.request.clone().unwrap_or_default();
-    let assistant = build_assistant(&config)?;
+    // `--json` prints no explanation; the terminal menu can (Describe).
+    let assistant = build_assistant(&config, !args.json || args.explain)?;
     let suggestion = runtime()?
         .block_on(assistant.suggest(&request))
         .map_err(assist_error)?;

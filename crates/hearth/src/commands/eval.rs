@@ -36,7 +36,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     })?;
     let format = args.report.as_deref().map(report_format).transpose()?;
     let (config, _) = load_config(&args.assistant)?;
-    let assistant = build_assistant(&config)?;
+    // Cases are judged on the command alone.
+    let assistant = build_assistant(&config, false)?;
     let total = cases.len();
     let mut done = 0;
     let report = runtime()?.block_on(eval::run(&assistant, &cases, |case| {
