@@ -134,14 +134,24 @@ impl GgufFile {
     /// tensor again still works (the pages are read back from the file). Best effort:
     /// does nothing for files held in memory or on failure.
     pub fn release_tensor_pages(&self, info: &TensorInfo) {
-        // Whole 64 KiB spans inside the tensor: valid for any page size up to that.
+        self.release_tensor_range(info, 0..info.n_bytes());
+    }
+
+    /// [`GgufFile::release_tensor_pages`] for bytes `range` of `info`'s data only: a
+    /// loader copying a large tensor piece by piece can let each piece go as it goes.
+    pub fn release_tensor_range(&self, info: &TensorInfo, range: std::ops::Range<u64>) {
+        // Whole 64 KiB spans inside the range: valid for any page size up to that.
         const SPAN: u64 = 64 * 1024;
         #[cfg(unix)]
         if let Storage::Mmap(map) = &self.storage {
-            let Some(start) = self.data_offset.checked_add(info.offset) else {
+            let Some(base) = self.data_offset.checked_add(info.offset) else {
                 return;
             };
-            let end = start.saturating_add(info.n_bytes()).min(map.len() as u64);
+            let len = info.n_bytes();
+            let start = base.saturating_add(range.start.min(len));
+            let end = base
+                .saturating_add(range.end.min(len))
+                .min(map.len() as u64);
             let (first, last) = (start.div_ceil(SPAN) * SPAN, end / SPAN * SPAN);
             if last > first {
                 // SAFETY: MADV_DONTNEED on this private, read-only file mapping only
@@ -156,6 +166,8 @@ impl GgufFile {
                 };
             }
         }
+        #[cfg(not(unix))]
+        let _ = (info, range);
     }
 
     /// `general.architecture`, e.g. `"llama"` or `"qwen2"`.

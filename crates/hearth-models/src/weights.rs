@@ -65,7 +65,11 @@ impl<'a> Weights<'a> {
     pub(crate) fn linear(&self, name: &str, rows: usize, cols: usize) -> Result<Linear> {
         let info = self.info(name, &[rows, cols])?;
         let data = self.file.tensor_data(info);
-        let linear = match QMatrix::from_gguf(info.ggml_type, data, rows, cols) {
+        let release = |r: std::ops::Range<usize>| {
+            self.file
+                .release_tensor_range(info, r.start as u64..r.end as u64)
+        };
+        let linear = match QMatrix::from_gguf_releasing(info.ggml_type, data, rows, cols, release) {
             Some(own) => Linear::Own(own),
             None => Linear::Candle(QMatMul::from_arc(self.qtensor(name, &[rows, cols])?)?),
         };

@@ -16,6 +16,8 @@ mod kquant_avx2;
 #[cfg(target_arch = "x86_64")]
 mod tile;
 
+use std::ops::Range;
+
 use half::f16;
 use hearth_gguf::GgmlType;
 use rayon::prelude::*;
@@ -156,6 +158,19 @@ impl QMatrix {
     /// Repacks GGUF block data; `None` for formats without a kernel here or data of
     /// the wrong size.
     pub(crate) fn from_gguf(ty: GgmlType, data: &[u8], rows: usize, cols: usize) -> Option<Self> {
+        Self::from_gguf_releasing(ty, data, rows, cols, |_| {})
+    }
+
+    /// [`QMatrix::from_gguf`], calling `copied(range)` for each successive range of
+    /// `data` (a few megabytes) once it has been copied, so that the caller can let
+    /// the file's pages go while a large tensor is still being repacked.
+    pub(crate) fn from_gguf_releasing(
+        ty: GgmlType,
+        data: &[u8],
+        rows: usize,
+        cols: usize,
+        copied: impl FnMut(Range<usize>),
+    ) -> Option<Self> {
         let block = ty.block_len();
         if block == 0
             || !cols.is_multiple_of(block)
@@ -163,33 +178,24 @@ impl QMatrix {
         {
             return None;
         }
-        let raw = data.chunks_exact(ty.block_bytes());
+        let bytes = ty.block_bytes();
         let blocks = match ty {
-            GgmlType::Q4_1 => Blocks::Q4_1(
-                raw.map(|b| Q4_1Block {
-                    d: f16_at(b, 0),
-                    m: f16_at(b, 2),
-                    qs: std::array::from_fn(|i| b[4 + i]),
-                })
-                .collect(),
-            ),
-            GgmlType::Q5_0 => Blocks::Q5_0(
-                raw.map(|b| Q5_0Block {
-                    d: f16_at(b, 0),
-                    qh: u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
-                    qs: std::array::from_fn(|i| b[6 + i]),
-                })
-                .collect(),
-            ),
-            GgmlType::Q8_0 => Blocks::Q8_0(
-                raw.map(|b| Q8_0Block {
-                    d: f16_at(b, 0),
-                    qs: std::array::from_fn(|i| b[2 + i] as i8),
-                })
-                .collect(),
-            ),
-            GgmlType::Q4K => Blocks::Q4K(raw.map(Q4KBlock::from_gguf).collect()),
-            GgmlType::Q6K => Blocks::Q6K(raw.map(Q6KBlock::from_gguf).collect()),
+            GgmlType::Q4_1 => Blocks::Q4_1(convert(data, bytes, copied, |b| Q4_1Block {
+                d: f16_at(b, 0),
+                m: f16_at(b, 2),
+                qs: std::array::from_fn(|i| b[4 + i]),
+            })),
+            GgmlType::Q5_0 => Blocks::Q5_0(convert(data, bytes, copied, |b| Q5_0Block {
+                d: f16_at(b, 0),
+                qh: u32::from_le_bytes([b[2], b[3], b[4], b[5]]),
+                qs: std::array::from_fn(|i| b[6 + i]),
+            })),
+            GgmlType::Q8_0 => Blocks::Q8_0(convert(data, bytes, copied, |b| Q8_0Block {
+                d: f16_at(b, 0),
+                qs: std::array::from_fn(|i| b[2 + i] as i8),
+            })),
+            GgmlType::Q4K => Blocks::Q4K(convert(data, bytes, copied, Q4KBlock::from_gguf)),
+            GgmlType::Q6K => Blocks::Q6K(convert(data, bytes, copied, Q6KBlock::from_gguf)),
             _ => return None,
         };
         Some(Self { rows, cols, blocks })
@@ -310,6 +316,27 @@ impl QMatrix {
             });
         y
     }
+}
+
+/// Bytes of a tensor repacked between two calls of `from_gguf_releasing`'s callback.
+const RELEASE_STEP: usize = 8 << 20;
+
+/// `data`'s blocks of `bytes` bytes each through `block`, in one allocation, reporting
+/// each copied range of about [`RELEASE_STEP`] bytes to `copied`.
+fn convert<B>(
+    data: &[u8],
+    bytes: usize,
+    mut copied: impl FnMut(Range<usize>),
+    block: impl Fn(&[u8]) -> B,
+) -> Vec<B> {
+    let mut out = Vec::with_capacity(data.len() / bytes);
+    let mut done = 0;
+    for chunk in data.chunks((RELEASE_STEP / bytes).max(1) * bytes) {
+        out.extend(chunk.chunks_exact(bytes).map(&block));
+        copied(done..done + chunk.len());
+        done += chunk.len();
+    }
+    out
 }
 
 /// Activation rows per task of a prompt's matmul.

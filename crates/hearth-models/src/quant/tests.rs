@@ -193,3 +193,23 @@ fn prompt_and_decode_partitions_give_the_same_values() {
         assert_eq!(by_acts, w.matmul(&x, &[m]), "{ty}");
     }
 }
+
+#[test]
+fn repacking_reports_every_copied_range_in_order() {
+    let ty = GgmlType::Q8_0;
+    // More than one release step of data.
+    let (rows, cols) = (8200, 1024);
+    let mut data = Vec::new();
+    quant::quantize(ty, &random(rows * cols, 12), &mut data).unwrap();
+    assert!(data.len() > RELEASE_STEP);
+    let mut ranges = Vec::new();
+    let w = QMatrix::from_gguf_releasing(ty, &data, rows, cols, |r| ranges.push(r)).unwrap();
+    assert!(ranges.len() > 1);
+    assert_eq!(ranges[0].start, 0);
+    assert!(ranges.windows(2).all(|p| p[0].end == p[1].start));
+    assert_eq!(ranges.last().unwrap().end, data.len());
+    assert_eq!(
+        w.row(7),
+        QMatrix::from_gguf(ty, &data, rows, cols).unwrap().row(7)
+    );
+}
