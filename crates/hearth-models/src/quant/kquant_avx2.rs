@@ -24,14 +24,6 @@ fn hsum8(acc: __m256) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
-    // SAFETY: passed on from the caller.
-    unsafe { q4_k_tile(w, [a], [path])[0] }
-}
-
 /// One `Q4_K` weight row against `RN` activation rows (each with its path): each weight
 /// super-block is unpacked once for all of them.
 ///
@@ -111,14 +103,6 @@ pub(crate) unsafe fn q4_k_tile<const RN: usize>(
         }
     }
     std::array::from_fn(|n| acc[n] - acc_min[n])
-}
-
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn q6_k(w: &[Q6KBlock], a: &[KActBlock], path: Path) -> f32 {
-    // SAFETY: passed on from the caller.
-    unsafe { q6_k_tile(w, [a], [path])[0] }
 }
 
 /// The six-bit quants of one `Q6_K` super-block in eight groups of 32 (low nibbles

@@ -529,14 +529,6 @@ fn rows_portable(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32],
     )
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn rows_avx2_inner(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
-    // SAFETY (for each kernel): this function only runs where AVX2 and FMA are enabled.
-    use avx2_kernels::*;
-    dispatch!(w, acts, first, out, m, q4_1, q5_0, q8_0, q4_k, q6_k)
-}
-
 /// K-quant weight rows against up to four activation rows at a time, each weight
 /// super-block unpacked once for them.
 #[cfg(target_arch = "x86_64")]
@@ -609,46 +601,8 @@ fn rows_kquants_avx2_inner(
         (Blocks::Q6K(b), ActsView::Q8K(a, p)) => {
             k_tiles!(kquant_avx2::q6_k_tile, b, a, p, k, first, out, m)
         }
-        // The other formats, one dot product at a time.
-        _ => rows_avx2_inner(w, acts, first, out, m),
-    }
-}
-
-/// Safe wrappers over the AVX2 kernels, callable from `avx2,fma` functions only.
-#[cfg(target_arch = "x86_64")]
-mod avx2_kernels {
-    use super::*;
-
-    macro_rules! wrap {
-        ($($name:ident($w:ty, $a:ty) = $kernel:path;)*) => {$(
-            #[inline]
-            #[target_feature(enable = "avx2,fma")]
-            pub(super) fn $name(w: &[$w], a: &[$a]) -> f32 {
-                // SAFETY: callers are compiled with AVX2 and FMA enabled, which
-                // `kernels()` only picks after detecting them.
-                unsafe { $kernel(w, a) }
-            }
-        )*};
-    }
-
-    wrap! {
-        q4_1(Q4_1Block, ActBlock) = dot::avx2::q4_1;
-        q5_0(Q5_0Block, ActBlock) = dot::avx2::q5_0;
-        q8_0(Q8_0Block, ActBlock) = dot::avx2::q8_0;
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn q4_k(w: &[Q4KBlock], a: &[KActBlock], path: Path) -> f32 {
-        // SAFETY: as above.
-        unsafe { kquant_avx2::q4_k(w, a, path) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn q6_k(w: &[Q6KBlock], a: &[KActBlock], path: Path) -> f32 {
-        // SAFETY: as above.
-        unsafe { kquant_avx2::q6_k(w, a, path) }
+        // The 32-value formats have their tile kernels; this arm is never taken.
+        _ => rows_portable(w, acts, first, out, m),
     }
 }
 
