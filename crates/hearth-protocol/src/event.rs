@@ -77,3 +77,15 @@ pub enum BackendError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// An error and its causes on one line, `error: cause: cause…`, for messages and logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

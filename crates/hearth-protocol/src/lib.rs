@@ -12,7 +12,9 @@ mod request;
 mod sampling;
 mod traits;
 
-pub use event::{BackendError, Done, GenerateEvent, TokenEvent, TokenLogprob, TokenLogprobs};
+pub use event::{
+    BackendError, Done, GenerateEvent, TokenEvent, TokenLogprob, TokenLogprobs, error_chain,
+};
 pub use keep_alive::KeepAlive;
 pub use request::{ChatMessage, GenerateRequest, Prompt, ResponseFormat};
 pub use sampling::{FinishReason, SamplingParams, StopConditions, Usage};

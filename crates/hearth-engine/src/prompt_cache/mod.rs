@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hearth_models::KvCache;
+use hearth_protocol::error_chain;
 
 use crate::slots::common_prefix;
 use file::{CacheFileError, ModelIdentity};
@@ -115,7 +116,7 @@ impl PromptCache {
             Err(e) => tracing::warn!(
                 "cannot save the prompt cache `{}`: {}",
                 self.path.display(),
-                anyhow_like(&e)
+                error_chain(&e)
             ),
         }
     }
@@ -157,20 +158,8 @@ fn warn_unusable(path: &Path, e: &CacheFileError) {
     tracing::warn!(
         "ignoring the prompt cache `{}`, it will be replaced: {}",
         path.display(),
-        anyhow_like(e)
+        error_chain(e)
     );
-}
-
-/// An error and its causes on one line, `a: b: c`.
-fn anyhow_like(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// `<model file stem>-<hash of its path>.kv`: readable, and distinct for two files

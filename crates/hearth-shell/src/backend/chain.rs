@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use hearth_protocol::error_chain;
+
 use super::{BackendFailure, CommandBackend, CompletionRequest};
 
 /// Backends in order of preference.
@@ -49,17 +51,6 @@ fn summary(failures: &[(String, BackendFailure)]) -> String {
         .map(|(name, e)| format!("`{name}`: {}", error_chain(e)))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl Chain {
