@@ -17,8 +17,9 @@ fn hsum_i32(v: __m256i) -> i32 {
     _mm_cvtsi128_si32(s)
 }
 
+/// The sum of the eight lanes in `hsum_float_8`'s order (the tile kernels share it).
 #[target_feature(enable = "avx2,fma")]
-fn hsum8(acc: __m256) -> f32 {
+pub(super) fn hsum8(acc: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))

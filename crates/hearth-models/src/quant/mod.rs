@@ -388,46 +388,16 @@ macro_rules! tiled {
         let k = $w.cols / $w.blocks.len();
         // SAFETY (each arm): `kernels()` only picks this path after detecting the
         // kernels' features; `Acts::quantize` made `m` rows of `k` blocks (and the
-        // offsets Q5_0 needs), and the weight rows `out` covers exist.
+        // offsets Q5_0 and Q8_0 need), and the weight rows `out` covers exist.
         match (&$w.blocks, $acts) {
             (Blocks::Q4_1(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q4_1>(
-                    &tile::Operands {
-                        w: b,
-                        acts: a,
-                        offsets: o,
-                        k,
-                    },
-                    $first,
-                    $out,
-                    $m,
-                )
+                tile::rows::<_, $q4_1>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
             },
             (Blocks::Q5_0(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q5_0>(
-                    &tile::Operands {
-                        w: b,
-                        acts: a,
-                        offsets: o,
-                        k,
-                    },
-                    $first,
-                    $out,
-                    $m,
-                )
+                tile::rows::<_, $q5_0>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
             },
             (Blocks::Q8_0(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q8_0>(
-                    &tile::Operands {
-                        w: b,
-                        acts: a,
-                        offsets: o,
-                        k,
-                    },
-                    $first,
-                    $out,
-                    $m,
-                )
+                tile::rows::<_, $q8_0>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
             },
             _ => $kquants($w, $acts, $first, $out, $m),
         }

@@ -21,6 +21,7 @@ use std::arch::x86_64::*;
 
 use super::act::ActBlock;
 use super::dot::{Q4_1Block, Q5_0Block, Q8_0Block};
+use super::kquant_avx2::hsum8;
 
 /// Weight rows per tile.
 pub(crate) const TILE_ROWS: usize = 4;
@@ -44,13 +45,6 @@ pub(crate) fn lane_offsets(acts: &[ActBlock], excess: i32) -> Vec<Offsets> {
             })
         })
         .collect()
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn hsum8(acc: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -304,6 +298,17 @@ pub(crate) struct Operands<'a, W> {
     pub acts: &'a [ActBlock],
     pub offsets: &'a [Offsets],
     pub k: usize,
+}
+
+impl<'a, W> Operands<'a, W> {
+    pub(crate) fn new(w: &'a [W], acts: &'a [ActBlock], offsets: &'a [Offsets], k: usize) -> Self {
+        Self {
+            w,
+            acts,
+            offsets,
+            k,
+        }
+    }
 }
 
 /// Sets `out[j · m + i]` to weight row `first + j` times activation row `i`, for the
