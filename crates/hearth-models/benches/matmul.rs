@@ -1,12 +1,17 @@
-//! Hearth's quantized matmul per weight format on a Qwen2.5-0.5B feed-forward shape
-//! (4864 × 896): one activation row (decoding), eight (a batch of decodes) and a prompt chunk of 64
-//! rows.
+//! Hearth's quantized matmul per weight format: one activation row (decoding), eight (a
+//! batch of decodes) and a prompt chunk of 64 rows, on Qwen2.5-0.5B's feed-forward
+//! shapes (4864 × 896 for the 32-value formats, the down projection 896 × 4864 for
+//! K-quants, whose 256-value blocks do not divide 896).
+//!
+//! Each measurement runs inside one compute team, as a forward pass does, so that
+//! one-row timings do not include handing work from the benchmark's thread to the pool.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hearth_gguf::GgmlType;
-use hearth_models::bench_support::MatmulCase;
+use hearth_models::bench_support::{MatmulCase, on_team};
 
 fn matmul(c: &mut Criterion) {
     for ty in [
@@ -16,13 +21,28 @@ fn matmul(c: &mut Criterion) {
         GgmlType::Q4K,
         GgmlType::Q6K,
     ] {
+        let (rows, cols) = match ty {
+            GgmlType::Q4K | GgmlType::Q6K => (896, 4864),
+            _ => (4864, 896),
+        };
         for m in [1, 8, 64] {
-            let case = MatmulCase::new(ty, 4864, 896, m).expect("a supported format");
-            c.bench_function(&format!("matmul {ty} 4864x896 rows {m}"), |b| {
-                b.iter(|| black_box(case.run()))
+            let case = MatmulCase::new(ty, rows, cols, m).expect("a supported format");
+            c.bench_function(&format!("matmul {ty} {rows}x{cols} rows {m}"), |b| {
+                b.iter_custom(|iters| timed(iters, || black_box(case.run())))
             });
         }
     }
+}
+
+/// The time of `iters` calls of `f` inside one compute team.
+fn timed<R>(iters: u64, f: impl Fn() -> R + Sync) -> Duration {
+    on_team(|| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group!(benches, matmul);

@@ -100,3 +100,8 @@ impl MatmulCase {
         self.matrix.matmul(&self.x, &[self.m])
     }
 }
+
+/// Runs `f` as a forward pass runs: on the compute pool, with its threads as a team.
+pub fn on_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    crate::team::run(f)
+}

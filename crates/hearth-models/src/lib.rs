@@ -19,6 +19,7 @@ mod model;
 mod norm;
 mod quant;
 mod rope;
+mod team;
 mod template;
 pub mod tokenizer;
 mod weights;

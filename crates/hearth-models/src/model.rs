@@ -126,20 +126,14 @@ impl Model {
     /// Runs `chunks` (each appended to its own cache in `caches`) and returns the
     /// logits after each chunk's last token.
     ///
-    /// The pass runs on a thread of the compute pool: its hundreds of parallel loops
-    /// then start from a worker, which shares the work with the others by stealing,
-    /// instead of each loop handing its work to the pool from outside and sleeping
-    /// until it is done (two thread switches per loop, which cost decoding on few
-    /// cores more than the loops gain).
+    /// The pass runs as a [`team`](crate::team) of the compute pool's threads: its
+    /// hundreds of short parallel loops then find the other threads spinning, ready,
+    /// instead of asleep.
     pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Logits> {
-        let mut result = None;
-        rayon::scope(|_| {
-            result = Some(match &self.arch {
-                Arch::Llama(m) => m.forward(chunks, caches),
-                Arch::Gemma3(m) => m.forward(chunks, caches),
-            })
-        });
-        let logits = result.expect("rayon::scope runs its closure before returning")?;
+        let logits = crate::team::run(|| match &self.arch {
+            Arch::Llama(m) => m.forward(chunks, caches),
+            Arch::Gemma3(m) => m.forward(chunks, caches),
+        })?;
         Ok(Logits::new(
             logits.flatten_all()?.to_vec1::<f32>()?,
             self.n_vocab(),

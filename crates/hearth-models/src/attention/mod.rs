@@ -3,19 +3,19 @@
 //! Per layer, [`attend_chunks`] rotates the chunk's queries and keys, writes keys and
 //! values into each sequence's f16 cache, then splits the work into tasks — the query
 //! heads sharing one key/value head, of one sequence, over a block of its rows — and
-//! runs them on rayon's pool. Each task converts the cells it reads from f16 to f32
+//! runs them on the compute team (`crate::team`). Each task converts the cells it reads from f16 to f32
 //! once (exactly: every f16 is an f32) and runs [`kernel`]'s llama.cpp arithmetic on
 //! them.
 
 mod kernel;
 
 use candle_core::{Device, Tensor};
-use rayon::prelude::*;
 
 use crate::batch::SeqChunk;
 use crate::error::Result;
 use crate::kv_cache::{KvCache, LayerView};
 use crate::rope::Rope;
+use crate::team;
 
 pub(crate) use kernel::Scratch;
 
@@ -25,6 +25,11 @@ pub(crate) struct Heads {
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
+}
+
+thread_local! {
+    /// Each thread's buffers for the tasks it runs, kept from one layer to the next.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// Query rows per task when a chunk has many (prompt processing).
@@ -154,10 +159,13 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
         kernel::kv_head_rows(scratch, seq, t.kv, t.rows.0, q_rows, p)
     };
     let results: Vec<Vec<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
-        tasks.par_iter().map_init(Scratch::default, run).collect()
+        let mut results = vec![Vec::new(); tasks.len()];
+        team::for_each_chunk_mut(&mut results, 1, |i, result| {
+            result[0] = SCRATCH.with_borrow_mut(|scratch| run(scratch, &tasks[i]));
+        });
+        results
     } else {
-        let mut scratch = Scratch::default();
-        tasks.iter().map(|t| run(&mut scratch, t)).collect()
+        SCRATCH.with_borrow_mut(|scratch| tasks.iter().map(|t| run(scratch, t)).collect())
     };
     let tokens: usize = seqs.iter().map(|s| s.n).sum();
     let width = n_heads * head_dim;

@@ -20,8 +20,8 @@ use std::ops::Range;
 
 use half::f16;
 use hearth_gguf::GgmlType;
-use rayon::prelude::*;
 
+use crate::team::for_each_chunk_mut;
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 use kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, QK_K, quantize_row_k};
@@ -62,10 +62,12 @@ impl Acts {
         match blocks {
             Blocks::Q4_1(_) | Blocks::Q5_0(_) | Blocks::Q8_0(_) => {
                 let mut acts = vec![ActBlock::default(); m * k];
-                x.par_chunks(cols)
-                    .zip(acts.par_chunks_mut(k))
-                    .with_min_len(8)
-                    .for_each(|(row, out)| quantize_row(row, out));
+                for_each_chunk_mut(&mut acts, k * ACT_ROWS_PER_TASK, |task, out| {
+                    let rows = &x[task * ACT_ROWS_PER_TASK * cols..];
+                    for (row, out) in rows.chunks_exact(cols).zip(out.chunks_exact_mut(k)) {
+                        quantize_row(row, out);
+                    }
+                });
                 let offsets = match blocks {
                     #[cfg(target_arch = "x86_64")]
                     Blocks::Q5_0(_) => tile::lane_offsets(&acts, 16),
@@ -79,13 +81,15 @@ impl Acts {
                 let q4k = matches!(blocks, Blocks::Q4K(_));
                 let paths = k_paths(q4k, groups);
                 let mut acts = vec![KActBlock::default(); m * k];
-                x.par_chunks(cols)
-                    .zip(acts.par_chunks_mut(k))
-                    .zip(&paths)
-                    .with_min_len(8)
-                    .for_each(|((row, out), &path)| {
-                        quantize_row_k(row, out, q4k && path == Path::Batched)
-                    });
+                for_each_chunk_mut(&mut acts, k * ACT_ROWS_PER_TASK, |task, out| {
+                    let first = task * ACT_ROWS_PER_TASK;
+                    let rows = x[first * cols..].chunks_exact(cols);
+                    for ((row, out), &path) in
+                        rows.zip(out.chunks_exact_mut(k)).zip(&paths[first..])
+                    {
+                        quantize_row_k(row, out, q4k && path == Path::Batched);
+                    }
+                });
                 Self::Q8K(acts, paths)
             }
         }
@@ -272,13 +276,9 @@ impl QMatrix {
         // Weight-row major, so each task writes one contiguous slice.
         let mut by_weight_row = vec![0f32; self.rows * m];
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
-        by_weight_row
-            .par_chunks_mut(rows_per_task * m)
-            .enumerate()
-            .for_each(|(task, out)| {
-                let first = task * rows_per_task;
-                kernels().run(self, acts, first, out, m);
-            });
+        for_each_chunk_mut(&mut by_weight_row, rows_per_task * m, |task, out| {
+            kernels().run(self, acts, task * rows_per_task, out, m);
+        });
         if m == 1 {
             return by_weight_row;
         }
@@ -297,23 +297,21 @@ impl QMatrix {
     fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
         let k = self.cols / self.blocks.len();
         let mut y = vec![0f32; m * self.rows];
-        y.par_chunks_mut(ACT_CHUNK * self.rows)
-            .enumerate()
-            .for_each(|(task, y)| {
-                let n = y.len() / self.rows;
-                let acts = acts.rows(task * ACT_CHUNK..task * ACT_CHUNK + n, k);
-                let mut part = [0f32; WEIGHT_GROUP * ACT_CHUNK];
-                for first in (0..self.rows).step_by(WEIGHT_GROUP) {
-                    let group = WEIGHT_GROUP.min(self.rows - first);
-                    let part = &mut part[..group * n];
-                    kernels().run(self, acts, first, part, n);
-                    for (r, col) in part.chunks_exact(n).enumerate() {
-                        for (i, &v) in col.iter().enumerate() {
-                            y[i * self.rows + first + r] = v;
-                        }
+        for_each_chunk_mut(&mut y, ACT_CHUNK * self.rows, |task, y| {
+            let n = y.len() / self.rows;
+            let acts = acts.rows(task * ACT_CHUNK..task * ACT_CHUNK + n, k);
+            let mut part = [0f32; WEIGHT_GROUP * ACT_CHUNK];
+            for first in (0..self.rows).step_by(WEIGHT_GROUP) {
+                let group = WEIGHT_GROUP.min(self.rows - first);
+                let part = &mut part[..group * n];
+                kernels().run(self, acts, first, part, n);
+                for (r, col) in part.chunks_exact(n).enumerate() {
+                    for (i, &v) in col.iter().enumerate() {
+                        y[i * self.rows + first + r] = v;
                     }
                 }
-            });
+            }
+        });
         y
     }
 }
@@ -339,6 +337,8 @@ fn convert<B>(
     out
 }
 
+/// Rows per task when quantizing activations.
+const ACT_ROWS_PER_TASK: usize = 8;
 /// Activation rows per task of a prompt's matmul.
 const ACT_CHUNK: usize = 16;
 /// Weight rows a prompt task takes at a time: with the task's activations, they stay in

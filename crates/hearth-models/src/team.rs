@@ -1,0 +1,314 @@
+//! The compute pool's threads kept together, spinning, for one forward pass.
+//!
+//! A decoding step runs a few hundred parallel loops of tens of microseconds each.
+//! Through rayon alone, a worker that runs out of work in one loop soon sleeps, and
+//! the next loop pays a futex wake and a context switch to get it back: on two cores
+//! that cost a quarter of the step. Inside [`run`], the other workers instead wait
+//! for the next loop by spinning, as llama.cpp's threads do, and [`for_each`] hands
+//! them its tasks through one shared counter. Outside a team, [`for_each`] falls back
+//! to rayon.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+/// Spins of a waiting helper between two `yield_now`s, so that a helper whose main
+/// thread is busy with serial work for long gives the core back now and then.
+const SPINS_BEFORE_YIELD: u32 = 1 << 14;
+
+/// One parallel loop: `n` tasks handed out in order through `next`.
+struct Job<'a> {
+    task: &'a (dyn Fn(usize) + Sync),
+    n: usize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Job<'_> {
+    /// Runs tasks until none is left. A panicking task still counts as done, so that
+    /// the loop's owner never waits forever; the owner re-raises the panic.
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.n {
+                return;
+            }
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.task)(i))) {
+                self.panic
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(payload);
+            }
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
+struct Team {
+    /// The loop in progress, or null; points into the owner's stack frame.
+    job: AtomicPtr<Job<'static>>,
+    /// Bumped for every new loop, so that helpers look at each loop once.
+    epoch: AtomicUsize,
+    /// Helpers between reading `job` and being done with it.
+    working: AtomicUsize,
+    finished: AtomicBool,
+}
+
+thread_local! {
+    /// The team this thread leads, or null.
+    static LEADING: Cell<*const Team> = const { Cell::new(ptr::null()) };
+}
+
+/// Runs `f` on a thread of the compute pool with the pool's other threads spinning
+/// beside it, ready for every [`for_each`] that `f` calls.
+pub(crate) fn run<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let helpers = rayon::current_num_threads().saturating_sub(1);
+    let team = Team {
+        job: AtomicPtr::new(ptr::null_mut()),
+        epoch: AtomicUsize::new(0),
+        working: AtomicUsize::new(0),
+        finished: AtomicBool::new(false),
+    };
+    let mut result = None;
+    rayon::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| team.help());
+        }
+        let _lead = Lead::start(&team);
+        result = Some(f());
+    });
+    result.expect("rayon::scope runs its closure before returning")
+}
+
+/// Marks this thread as the team's leader until dropped; then, even when unwinding,
+/// lets the helpers go.
+struct Lead<'a> {
+    team: &'a Team,
+    outer: *const Team,
+}
+
+impl<'a> Lead<'a> {
+    fn start(team: &'a Team) -> Self {
+        let outer = LEADING.with(|l| l.replace(team));
+        Self { team, outer }
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        LEADING.with(|l| l.set(self.outer));
+        self.team.finished.store(true, Ordering::Release);
+    }
+}
+
+impl Team {
+    /// A helper's life: take part in every loop until the team finishes.
+    fn help(&self) {
+        // A thread that leads a team, this one or another, must not wait as a helper:
+        // rayon can hand a leader this job while it waits inside its own work, and
+        // the team it leads would then never finish.
+        if !LEADING.with(Cell::get).is_null() {
+            return;
+        }
+        let mut seen = self.epoch.load(Ordering::Acquire);
+        let mut idle = 0u32;
+        while !self.finished.load(Ordering::Acquire) {
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if epoch == seen {
+                idle += 1;
+                if idle.is_multiple_of(SPINS_BEFORE_YIELD) {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
+            seen = epoch;
+            idle = 0;
+            // Counted before reading `job`, so that the leader, which clears `job`
+            // and then waits for `working` to drop to zero, never frees a job that
+            // a helper is about to use.
+            self.working.fetch_add(1, Ordering::SeqCst);
+            let job = self.job.load(Ordering::SeqCst);
+            if !job.is_null() {
+                // SAFETY: non-null `job` points to a live `Job`: its leader clears
+                // the pointer and waits for `working` to return to zero before the
+                // job goes out of scope.
+                unsafe { (*job).work() };
+            }
+            self.working.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// Runs `n` tasks with the helpers; returns when all are done.
+    fn for_each(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        let job = Job {
+            task,
+            n,
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+        };
+        // The pointer only lives until the end of this function (see `help`), so
+        // erasing the lifetime of `task` is sound.
+        let shared = (&job as *const Job<'_>).cast::<Job<'static>>().cast_mut();
+        self.job.store(shared, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::Release);
+        job.work();
+        wait_until(|| job.done.load(Ordering::Acquire) == n);
+        self.job.store(ptr::null_mut(), Ordering::SeqCst);
+        wait_until(|| self.working.load(Ordering::SeqCst) == 0);
+        if let Some(payload) = job.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            resume_unwind(payload);
+        }
+    }
+}
+
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        spins += 1;
+        if spins.is_multiple_of(SPINS_BEFORE_YIELD) {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Runs `task(i)` for every `i < n`, in parallel: on this thread's team when it leads
+/// one, on rayon's pool otherwise.
+pub(crate) fn for_each(n: usize, task: impl Fn(usize) + Sync) {
+    if n == 1 {
+        return task(0);
+    }
+    let team = LEADING.with(Cell::get);
+    if team.is_null() {
+        (0..n).into_par_iter().for_each(&task);
+    } else {
+        // SAFETY: a team is only marked as led while `run` holds it on the stack.
+        unsafe { (*team).for_each(n, &task) };
+    }
+}
+
+/// Runs `task(i, chunk)` for each `chunk` of `data` of `len` items (the last may be
+/// shorter), in parallel as [`for_each`] does.
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    len: usize,
+    task: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let total = data.len();
+    if total == 0 {
+        return;
+    }
+    let len = len.max(1);
+    let base = SendPtr(data.as_mut_ptr());
+    for_each(total.div_ceil(len), |i| {
+        let start = i * len;
+        let end = (start + len).min(total);
+        // SAFETY: each index runs once, and the ranges of different indices are
+        // disjoint parts of `data`, which is borrowed mutably for the whole call.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        task(i, chunk)
+    });
+}
+
+/// A raw pointer the tasks of one loop share.
+struct SendPtr<T>(*mut T);
+
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// Through a method, so that closures capture the whole wrapper (which is
+    /// `Sync`) rather than its raw-pointer field.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: the pointer is only used to build disjoint slices of data that is `Send`.
+unsafe impl<T: Send> Sync for SendPtr<T> {}
+unsafe impl<T: Send> Send for SendPtr<T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_task_runs_once_in_and_out_of_a_team() {
+        for threads in [1, 2, 4] {
+            pool(threads).install(|| {
+                let check = || {
+                    for n in [0, 1, 2, 7, 100] {
+                        let counts: Vec<AtomicUsize> =
+                            (0..n).map(|_| AtomicUsize::new(0)).collect();
+                        for_each(n, |i| {
+                            counts[i].fetch_add(1, Ordering::Relaxed);
+                        });
+                        assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                    }
+                };
+                check();
+                run(|| {
+                    for _ in 0..50 {
+                        check();
+                    }
+                });
+            });
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_data_exactly() {
+        pool(3).install(|| {
+            run(|| {
+                let mut data = vec![0usize; 103];
+                for_each_chunk_mut(&mut data, 10, |i, chunk| {
+                    assert!(chunk.len() == 10 || (i == 10 && chunk.len() == 3));
+                    for (j, v) in chunk.iter_mut().enumerate() {
+                        *v += i * 10 + j;
+                    }
+                });
+                assert_eq!(data, (0..103).collect::<Vec<_>>());
+            })
+        });
+    }
+
+    #[test]
+    fn a_panicking_task_reaches_the_caller_and_the_team_still_finishes() {
+        pool(2).install(|| {
+            let caught = catch_unwind(|| run(|| for_each(8, |i| assert_ne!(i, 5, "task five"))));
+            assert!(caught.is_err());
+            // The pool is usable afterwards.
+            assert_eq!(run(|| 7), 7);
+        });
+    }
+
+    #[test]
+    fn rayon_loops_inside_a_team_still_finish() {
+        pool(2).install(|| {
+            let sum: usize = run(|| (0..1000usize).into_par_iter().sum());
+            assert_eq!(sum, 499_500);
+        });
+    }
+}
