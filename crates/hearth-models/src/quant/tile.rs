@@ -21,7 +21,7 @@ use std::arch::x86_64::*;
 
 use super::act::ActBlock;
 use super::dot::{Q4_1Block, Q5_0Block, Q8_0Block};
-use super::kquant_avx2::hsum8;
+use super::kquant_avx2::{hsum8, prefetch_ahead};
 
 /// Weight rows per tile.
 pub(crate) const TILE_ROWS: usize = 4;
@@ -145,6 +145,7 @@ macro_rules! tile_kernel {
                 for r in 0..RM {
                     // SAFETY: as above.
                     let $b = unsafe { t.w[r].get_unchecked(blk) };
+                    prefetch_ahead($b);
                     let xv = $x;
                     let dw = _mm256_set1_ps($b.d);
                     for n in 0..RN {
