@@ -11,9 +11,7 @@
 //! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
 //! step of `vec_dot_f16`, with the same result (the cached values being finite).
 
-use half::f16;
-use half::slice::HalfFloatSliceExt;
-
+use super::f16c::{round_through_f16, widen};
 use super::{Heads, Params, Seq};
 use crate::kv_cache::CELL_GROUP;
 use crate::{cpu, ggml_math};
@@ -27,8 +25,6 @@ pub(crate) struct Scratch {
     values_t: Vec<f32>,
     /// Scores, then attention weights, of one query row.
     probs: Vec<f32>,
-    /// The weights rounded to f16.
-    probs16: Vec<f16>,
 }
 
 /// Attention of the query heads sharing key/value head `kv`, for the rows
@@ -56,13 +52,15 @@ pub(crate) fn kv_head_rows(
     let stride = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
     scratch.keys.resize(visible * head_dim, 0.0);
     let keys = &seq.view.keys[kv * cells * head_dim..][..visible * head_dim];
-    keys.convert_to_f32_slice(&mut scratch.keys);
+    widen(keys, &mut scratch.keys);
     scratch.values_t.resize(head_dim * stride, 0.0);
     for (c, dst) in scratch.values_t.chunks_exact_mut(stride).enumerate() {
-        seq.view.values_t[(kv * head_dim + c) * cells..][..stride].convert_to_f32_slice(dst);
+        widen(
+            &seq.view.values_t[(kv * head_dim + c) * cells..][..stride],
+            dst,
+        );
     }
     scratch.probs.resize(stride, 0.0);
-    scratch.probs16.resize(stride, f16::ZERO);
     let mut out = vec![0f32; group * n_rows * head_dim];
     for (g, out) in out.chunks_exact_mut(n_rows * head_dim).enumerate() {
         let rows = Rows {
@@ -78,7 +76,7 @@ pub(crate) fn kv_head_rows(
             scale: p.scale,
             window: p.window,
         };
-        rows_of_head(&rows, &mut scratch.probs, &mut scratch.probs16, out);
+        rows_of_head(&rows, &mut scratch.probs, out);
     }
     out
 }
@@ -103,10 +101,10 @@ pub(crate) struct Rows<'a> {
     pub window: usize,
 }
 
-cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) -> () = rows_generic);
+cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], out: &mut [f32]) -> () = rows_generic);
 
 #[inline(always)]
-fn rows_generic(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32]) {
+fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
     let hd = r.head_dim;
     for (i, o) in out.chunks_exact_mut(hd).enumerate() {
         let qi = &r.q[i * r.q_width + r.q_offset..][..hd];
@@ -124,11 +122,8 @@ fn rows_generic(r: &Rows, probs: &mut [f32], probs16: &mut [f16], out: &mut [f32
             *s = dot * r.scale;
         }
         ggml_math::softmax(scores);
-        // Attention weights meet the f16 values as f16 (half's slice conversions use
-        // F16C when the CPU has it; both directions round as the scalar ones do).
-        let weights16 = &mut probs16[..visible];
-        weights16.convert_from_f32_slice(scores);
-        weights16.convert_to_f32_slice(scores);
+        // Attention weights meet the f16 values as f16.
+        round_through_f16(scores);
         let len = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
         probs[visible..len].fill(0.0);
         for (c, o) in o.iter_mut().enumerate() {

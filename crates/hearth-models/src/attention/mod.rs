@@ -7,6 +7,7 @@
 //! once (exactly: every f16 is an f32) and runs [`kernel`]'s llama.cpp arithmetic on
 //! them.
 
+mod f16c;
 mod kernel;
 
 use candle_core::{Device, Tensor};
