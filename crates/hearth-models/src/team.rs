@@ -116,7 +116,9 @@ impl Team {
         if !LEADING.with(Cell::get).is_null() {
             return;
         }
-        let mut seen = self.epoch.load(Ordering::Acquire);
+        // From zero, not the current epoch: a helper that starts late (waking a
+        // worker takes a while) joins the loop already in progress.
+        let mut seen = 0;
         let mut idle = 0u32;
         while !self.finished.load(Ordering::Acquire) {
             let epoch = self.epoch.load(Ordering::Acquire);
