@@ -68,7 +68,7 @@ impl Slots {
             _ => return Err(EngineError::NoFreeSlot),
         };
         let slot = &mut self.slots[index];
-        let keep = common_prefix(&slot.tokens, prompt).min(prompt.len().saturating_sub(1));
+        let keep = reusable_prefix(&slot.tokens, prompt);
         slot.cache.truncate(keep);
         slot.tokens.truncate(keep);
         slot.busy = true;
@@ -121,6 +121,13 @@ impl Slots {
     }
 }
 
+/// How many leading tokens of `prompt` a cache holding the KV of `held` can provide:
+/// their common prefix, but never the whole prompt, since the last prompt token must
+/// be computed to produce the logits of the first generated one.
+pub(crate) fn reusable_prefix(held: &[u32], prompt: &[u32]) -> usize {
+    common_prefix(held, prompt).min(prompt.len().saturating_sub(1))
+}
+
 pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -128,6 +135,14 @@ pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reusable_prefix_leaves_the_last_prompt_token_to_compute() {
+        assert_eq!(reusable_prefix(&[1, 2, 3], &[1, 2, 3]), 2);
+        assert_eq!(reusable_prefix(&[1, 2, 3, 4], &[1, 2]), 1);
+        assert_eq!(reusable_prefix(&[1, 9], &[1, 2, 3]), 1);
+        assert_eq!(reusable_prefix(&[1], &[]), 0);
+    }
 
     #[test]
     fn common_prefix_counts_equal_leading_tokens() {

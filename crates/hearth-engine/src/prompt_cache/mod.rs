@@ -19,7 +19,7 @@ use std::time::Instant;
 use hearth_models::KvCache;
 use hearth_protocol::error_chain;
 
-use crate::slots::common_prefix;
+use crate::slots::{common_prefix, reusable_prefix};
 use file::{CacheFileError, ModelIdentity};
 
 /// The prompt-cache file of one model, and what this process knows it holds.
@@ -61,7 +61,7 @@ impl PromptCache {
                 }
             }
         });
-        common_prefix(held, prompt).min(prompt.len().saturating_sub(1))
+        reusable_prefix(held, prompt)
     }
 
     /// Reads the file into `cache` and keeps the part shared with `prompt` (leaving at
@@ -74,7 +74,7 @@ impl PromptCache {
             .and_then(|f| file::read(&mut BufReader::new(f), &self.identity, cache));
         match read {
             Ok(tokens) => {
-                let keep = common_prefix(&tokens, prompt).min(prompt.len().saturating_sub(1));
+                let keep = reusable_prefix(&tokens, prompt);
                 cache.truncate(keep);
                 tracing::info!(
                     cached_tokens = keep,
