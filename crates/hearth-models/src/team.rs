@@ -3,7 +3,7 @@
 //! A decoding step runs a few hundred parallel loops of tens of microseconds each.
 //! Through rayon alone, a worker that runs out of work in one loop soon sleeps, and
 //! the next loop pays a futex wake and a context switch to get it back: on two cores
-//! that cost a quarter of the step. Inside [`run`], the other workers instead wait
+//! that cost a sixth of the step. Inside [`run`], the other workers instead wait
 //! for the next loop by spinning, as llama.cpp's threads do, and [`for_each`] hands
 //! them its tasks through one shared counter. Outside a team, [`for_each`] falls back
 //! to rayon.
