@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use hearth_models::{Model, SeqChunk};
 use hearth_protocol::BackendError;
+use rayon::prelude::*;
 
 use crate::prompt_cache::PromptCache;
 use crate::scheduler::{Scheduler, SchedulerConfig, SeqId, Work, WorkKind};
@@ -234,20 +235,38 @@ impl Loop {
         };
         self.scheduler.complete(&work);
         self.save_prompts(&work);
-        for (row, w) in work.iter().enumerate() {
-            let samples = matches!(
-                w.kind,
-                WorkKind::Decode | WorkKind::Prefill { last: true, .. }
-            );
-            if !samples {
-                continue;
-            }
-            let Some(active) = self.sequences.get_mut(&w.id) else {
-                continue;
-            };
-            match active.seq.step(logits.row(row), self.model.tokenizer()) {
-                Next::Feed(token) => active.next = token,
-                Next::Finished => self.remove(w.id),
+        let rows: HashMap<SeqId, usize> = work
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                matches!(
+                    w.kind,
+                    WorkKind::Decode | WorkKind::Prefill { last: true, .. }
+                )
+            })
+            .map(|(row, w)| (w.id, row))
+            .collect();
+        let tokenizer = self.model.tokenizer();
+        let sample = |(id, active): (&SeqId, &mut Active)| {
+            let row = *rows.get(id)?;
+            Some((*id, active.seq.step(logits.row(row), tokenizer)))
+        };
+        // Sampling a vocabulary-sized row takes 0.1 ms (top-k 40) to over 0.5 ms (no
+        // top-k, as OpenAI requests default to) on one core; with several sequences
+        // the pool's threads, idle between passes, share the rows.
+        let outcomes: Vec<(SeqId, Next)> = if rows.len() > 1 {
+            self.sequences.par_iter_mut().filter_map(sample).collect()
+        } else {
+            self.sequences.iter_mut().filter_map(sample).collect()
+        };
+        for (id, next) in outcomes {
+            match next {
+                Next::Feed(token) => {
+                    if let Some(active) = self.sequences.get_mut(&id) {
+                        active.next = token;
+                    }
+                }
+                Next::Finished => self.remove(id),
             }
         }
     }
