@@ -6,11 +6,10 @@
 //! stream weights from memory, which is what bounds decoding.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hearth_gguf::GgmlType;
-use hearth_models::bench_support::{MatmulCase, on_team};
+use hearth_models::bench_support::{MatmulCase, timed_on_team};
 
 /// Per layer: q, k, v, o, gate, up, down as (rows, cols).
 const LAYER: [(usize, usize); 7] = [
@@ -33,22 +32,12 @@ fn decode_stack(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("SmolLM2-135M shapes, 1 row", |b| {
         b.iter_custom(|iters| {
-            timed(iters, || {
+            timed_on_team(iters, || {
                 stack.iter().for_each(|m| drop(black_box(m.run())))
             })
         })
     });
     group.finish();
-}
-
-fn timed(iters: u64, f: impl Fn() + Sync) -> Duration {
-    on_team(|| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        start.elapsed()
-    })
 }
 
 criterion_group!(benches, decode_stack);

@@ -7,11 +7,10 @@
 //! one-row timings do not include handing work from the benchmark's thread to the pool.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hearth_gguf::GgmlType;
-use hearth_models::bench_support::{MatmulCase, on_team};
+use hearth_models::bench_support::{MatmulCase, timed_on_team};
 
 fn matmul(c: &mut Criterion) {
     for ty in [
@@ -28,21 +27,10 @@ fn matmul(c: &mut Criterion) {
         for m in [1, 8, 64] {
             let case = MatmulCase::new(ty, rows, cols, m).expect("a supported format");
             c.bench_function(&format!("matmul {ty} {rows}x{cols} rows {m}"), |b| {
-                b.iter_custom(|iters| timed(iters, || black_box(case.run())))
+                b.iter_custom(|iters| timed_on_team(iters, || black_box(case.run())))
             });
         }
     }
-}
-
-/// The time of `iters` calls of `f` inside one compute team.
-fn timed<R>(iters: u64, f: impl Fn() -> R + Sync) -> Duration {
-    on_team(|| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        start.elapsed()
-    })
 }
 
 criterion_group!(benches, matmul);

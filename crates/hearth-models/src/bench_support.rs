@@ -101,7 +101,15 @@ impl MatmulCase {
     }
 }
 
-/// Runs `f` as a forward pass runs: on the compute pool, with its threads as a team.
-pub fn on_team<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    crate::team::run(f)
+/// The time of `iters` calls of `f`, run as a forward pass runs: on the compute
+/// pool, with its threads as a team (started before the clock, so that one-row
+/// timings do not include handing work from the benchmark's thread to the pool).
+pub fn timed_on_team<R>(iters: u64, f: impl Fn() -> R + Sync) -> std::time::Duration {
+    crate::team::run(|| {
+        let start = std::time::Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        start.elapsed()
+    })
 }
