@@ -1,4 +1,4 @@
-//! Run-time CPU feature detection for the elementwise code paths.
+//! Run-time CPU feature detection for the elementwise code paths and conversions.
 //!
 //! Those paths use `f32::mul_add`, which is a single instruction with FMA and a slow
 //! library call without it; both give the same bits. Each hot function is compiled
@@ -12,6 +12,23 @@ pub(crate) fn has_fma() -> bool {
         *HAS.get_or_init(|| {
             std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU has F16C (with the AVX it needs): eight f16 ↔ f32 conversions
+/// per instruction, with the scalar conversions' bits.
+pub(crate) fn has_f16c() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("f16c")
+                && std::arch::is_x86_feature_detected!("avx")
         })
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -6,26 +6,10 @@
 
 use half::f16;
 
-/// Whether this CPU has F16C (with the AVX it needs).
-fn has_f16c() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("f16c")
-                && std::arch::is_x86_feature_detected!("avx")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// `dst[i] = src[i]` as f32, over the shorter of the two.
 pub(crate) fn widen(src: &[f16], dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if has_f16c() {
+    if crate::cpu::has_f16c() {
         // SAFETY: the CPU was just found to support F16C and AVX.
         return unsafe { x86::widen(src, dst) };
     }
@@ -41,7 +25,7 @@ fn widen_portable(src: &[f16], dst: &mut [f32]) {
 /// Rounds every value of `x` to the nearest f16 and back.
 pub(crate) fn round_through_f16(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if has_f16c() {
+    if crate::cpu::has_f16c() {
         // SAFETY: the CPU was just found to support F16C and AVX.
         return unsafe { x86::round_through_f16(x) };
     }
