@@ -3,9 +3,9 @@
 //! Per layer, [`attend_chunks`] rotates the chunk's queries and keys, writes keys and
 //! values into each sequence's f16 cache, then splits the work into tasks — the query
 //! heads sharing one key/value head, of one sequence, over a block of its rows — and
-//! runs them on the compute team (`crate::team`). Each task converts the cells it reads from f16 to f32
-//! once (exactly: every f16 is an f32) and runs [`kernel`]'s llama.cpp arithmetic on
-//! them.
+//! runs them on the compute team (`crate::team`). Each task converts the cells it
+//! reads from f16 to f32 once (exactly: every f16 is an f32) and runs [`kernel`]'s
+//! llama.cpp arithmetic on them.
 
 mod f16c;
 mod kernel;
