@@ -9,6 +9,13 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
+/// `n` random values (from `seed`) quantized to `ty` by hearth-gguf's reference code.
+fn quantized(ty: GgmlType, n: usize, seed: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    quant::quantize(ty, &random(n, seed), &mut data).unwrap();
+    data
+}
+
 /// Plain f32 reference: dequantize the weights with hearth-gguf's reference code and
 /// multiply in f64.
 fn reference(ty: GgmlType, data: &[u8], rows: usize, cols: usize, x: &[f32], m: usize) -> Vec<f32> {
@@ -33,8 +40,7 @@ fn check_against_reference(ty: GgmlType) {
         2 * QK_K
     };
     let (rows, m) = (70, 3);
-    let mut data = Vec::new();
-    quant::quantize(ty, &random(rows * cols, 1), &mut data).unwrap();
+    let data = quantized(ty, rows * cols, 1);
     let x = random(m * cols, 2);
     let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
     let got = w.matmul(&x, &[m]);
@@ -125,8 +131,7 @@ fn every_available_kernel_agrees_with_the_portable_one_bit_for_bit() {
 fn single_row_and_batched_rows_give_the_same_values() {
     let ty = GgmlType::Q4_1;
     let (rows, cols) = (33, 64);
-    let mut data = Vec::new();
-    quant::quantize(ty, &random(rows * cols, 5), &mut data).unwrap();
+    let data = quantized(ty, rows * cols, 5);
     let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
     let x = random(4 * cols, 6);
     let batched = w.matmul(&x, &[4]);
@@ -140,8 +145,7 @@ fn single_row_and_batched_rows_give_the_same_values() {
 fn k_quant_rows_depend_only_on_their_own_chunk() {
     for ty in [GgmlType::Q4K, GgmlType::Q6K] {
         let (rows, cols) = (24, 2 * QK_K);
-        let mut data = Vec::new();
-        quant::quantize(ty, &random(rows * cols, 7), &mut data).unwrap();
+        let data = quantized(ty, rows * cols, 7);
         let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
         let x = random(14 * cols, 8);
         let mixed = w.matmul(&x, &[1, 9, 4]);
@@ -165,8 +169,7 @@ fn unsupported_format_or_wrong_size_is_refused() {
 fn row_dequantizes_like_the_reference() {
     for ty in OWN {
         let (rows, cols) = (5, 2 * ty.block_len());
-        let mut data = Vec::new();
-        quant::quantize(ty, &random(rows * cols, 9), &mut data).unwrap();
+        let data = quantized(ty, rows * cols, 9);
         let mut want = vec![0f32; rows * cols];
         quant::dequantize(ty, &data, &mut want).unwrap();
         let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
@@ -183,8 +186,7 @@ fn prompt_and_decode_partitions_give_the_same_values() {
         // 70 weight rows leave a partial weight group; 37 activation rows a partial
         // chunk and a partial tile.
         let (rows, cols, m) = (70, 2 * ty.block_len(), 37);
-        let mut data = Vec::new();
-        quant::quantize(ty, &random(rows * cols, 10), &mut data).unwrap();
+        let data = quantized(ty, rows * cols, 10);
         let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
         let x = random(m * cols, 11);
         let acts = Acts::quantize(&w.blocks, &x, cols, &[m]);
@@ -199,8 +201,7 @@ fn repacking_reports_every_copied_range_in_order() {
     let ty = GgmlType::Q8_0;
     // More than one release step of data.
     let (rows, cols) = (8200, 1024);
-    let mut data = Vec::new();
-    quant::quantize(ty, &random(rows * cols, 12), &mut data).unwrap();
+    let data = quantized(ty, rows * cols, 12);
     assert!(data.len() > RELEASE_STEP);
     let mut ranges = Vec::new();
     let w = QMatrix::from_gguf_releasing(ty, &data, rows, cols, |r| ranges.push(r)).unwrap();
