@@ -15,6 +15,8 @@ mod kquant;
 mod kquant_avx2;
 #[cfg(target_arch = "x86_64")]
 mod tile;
+#[cfg(target_arch = "x86_64")]
+mod tile_pairs;
 
 use std::ops::Range;
 
@@ -305,9 +307,11 @@ impl QMatrix {
                 let group = WEIGHT_GROUP.min(self.rows - first);
                 let part = &mut part[..group * n];
                 kernels().run(self, acts, first, part, n);
-                for (r, col) in part.chunks_exact(n).enumerate() {
-                    for (i, &v) in col.iter().enumerate() {
-                        y[i * self.rows + first + r] = v;
+                // Row by row: `y`'s rows lie a multiple of 4 KB apart for many shapes,
+                // and walking down a column would evict each line from its L1 set.
+                for (i, y) in y.chunks_exact_mut(self.rows).enumerate() {
+                    for (r, v) in y[first..first + group].iter_mut().enumerate() {
+                        *v = part[r * n + i];
                     }
                 }
             }
@@ -369,7 +373,7 @@ fn available_kernels() -> Vec<(&'static str, Kernels)> {
     {
         use std::arch::is_x86_feature_detected as has;
         if has!("avx2") && has!("fma") {
-            if has!("avx512f") && has!("avx512vl") && has!("avx512vnni") {
+            if has!("avx512f") && has!("avx512vl") && has!("avx512bw") && has!("avx512vnni") {
                 found.push(("avx512-vnni", Kernels { run: rows_vnni }));
             }
             found.push(("avx2", Kernels { run: rows_avx2 }));

@@ -101,9 +101,20 @@ fn every_available_kernel_agrees_with_the_portable_one_bit_for_bit() {
         w.iter_mut().step_by(37).for_each(|v| *v *= 40.0);
         quant::quantize(ty, &w, &mut data).unwrap();
         let w = QMatrix::from_gguf(ty, &data, rows, cols).unwrap();
-        // Chunks of 1 and 9 rows cover both paths of both K-quants; 1 to 11 rows in all
-        // cover every activation tile shape.
-        for groups in [&[1][..], &[2], &[3], &[4], &[1, 4], &[1, 9], &[1, 9, 1]] {
+        // Chunks of 1 and 9 rows cover both paths of both K-quants; 1 to 11, 16 and 21
+        // rows in all cover every activation tile shape of every kernel.
+        let shapes = [
+            &[1][..],
+            &[2],
+            &[3],
+            &[4],
+            &[1, 4],
+            &[3, 3],
+            &[7],
+            &[8],
+            &[1, 9],
+        ];
+        for groups in shapes.into_iter().chain([&[1, 9, 1][..], &[16], &[5, 16]]) {
             let m: usize = groups.iter().sum();
             let mut x = random(m * cols, 4);
             x.iter_mut().step_by(53).for_each(|v| *v *= 1000.0);

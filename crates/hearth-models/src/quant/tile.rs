@@ -25,8 +25,11 @@ use super::kquant_avx2::{hsum8, prefetch_ahead};
 
 /// Weight rows per tile.
 pub(crate) const TILE_ROWS: usize = 4;
-/// Activation rows per tile.
+/// Activation rows per tile of the 256-bit kernels, which have registers for sixteen
+/// accumulators.
 pub(crate) const TILE_ACTS: usize = 4;
+/// Activation rows any tile kernel accepts.
+pub(crate) const MAX_ACTS: usize = 8;
 
 /// Per-lane integer offsets of one activation block: `−scale · (y[4l] + … + y[4l + 3])`.
 pub(crate) type Offsets = [i32; 8];
@@ -118,7 +121,7 @@ macro_rules! tile_kernel {
         ) -> [[f32; RN]; RM] {
             let k = t.w[0].len();
             let mut acc = [[_mm256_setzero_ps(); RN]; RM];
-            let mut mins = [_mm_setzero_ps(); RM];
+            let mut mins = [_mm256_setzero_ps(); RM];
             for blk in 0..k {
                 // SAFETY: `blk < k`, and every row holds `k` blocks (the caller's promise).
                 let a: [&ActBlock; RN] =
@@ -134,14 +137,14 @@ macro_rules! tile_kernel {
                         load_offsets(unsafe { t.off[n].get_unchecked(blk) })
                     }
                 });
-                let mut sums = [0f32; 4];
+                let mut sums = [0f32; MAX_ACTS];
                 if $min {
                     for n in 0..RN {
                         sums[n] = a[n].s;
                     }
                 }
-                // SAFETY: four f32 in `sums`.
-                let s4 = unsafe { _mm_loadu_ps(sums.as_ptr()) };
+                // SAFETY: eight f32 in `sums`.
+                let s8 = unsafe { _mm256_loadu_ps(sums.as_ptr()) };
                 for r in 0..RM {
                     // SAFETY: as above.
                     let $b = unsafe { t.w[r].get_unchecked(blk) };
@@ -155,15 +158,15 @@ macro_rules! tile_kernel {
                         acc[r][n] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[r][n]);
                     }
                     if $min {
-                        mins[r] = _mm_fmadd_ps(_mm_set1_ps(min_of($b)), s4, mins[r]);
+                        mins[r] = _mm256_fmadd_ps(_mm256_set1_ps(min_of($b)), s8, mins[r]);
                     }
                 }
             }
             let mut out = [[0f32; RN]; RM];
             for r in 0..RM {
-                let mut m = [0f32; 4];
-                // SAFETY: four f32 into `m`.
-                unsafe { _mm_storeu_ps(m.as_mut_ptr(), mins[r]) };
+                let mut m = [0f32; MAX_ACTS];
+                // SAFETY: eight f32 into `m`.
+                unsafe { _mm256_storeu_ps(m.as_mut_ptr(), mins[r]) };
                 for n in 0..RN {
                     out[r][n] = if $min {
                         hsum8(acc[r][n]) + m[n]
@@ -178,7 +181,7 @@ macro_rules! tile_kernel {
 }
 
 /// The min of a block that has one (only Q4_1's is ever asked for).
-trait BlockMin {
+pub(crate) trait BlockMin {
     fn min(&self) -> f32;
 }
 
@@ -201,7 +204,7 @@ impl BlockMin for Q8_0Block {
 }
 
 #[inline(always)]
-fn min_of(b: &impl BlockMin) -> f32 {
+pub(crate) fn min_of(b: &impl BlockMin) -> f32 {
     b.min()
 }
 
@@ -261,8 +264,12 @@ fn q8_unsigned(b: &Q8_0Block) -> __m256i {
     _mm256_xor_si256(load32(&b.qs), _mm256_set1_epi8(-128))
 }
 
-/// A tile kernel for weight blocks `W`, callable with any tile shape.
+/// A tile kernel for weight blocks `W`, callable with any tile shape up to
+/// [`MAX_ACTS`] activation rows.
 pub(crate) trait TileKernel<W> {
+    /// The activation rows the kernel takes at a time when there are enough.
+    const ACTS: usize;
+
     /// # Safety
     /// As for the kernels of `tile_kernel!`.
     unsafe fn run<const RM: usize, const RN: usize>(t: &Tile<'_, W, RM, RN>) -> [[f32; RN]; RM];
@@ -273,6 +280,8 @@ macro_rules! tile_kernels {
         pub(crate) struct $kernel;
 
         impl TileKernel<$block> for $kernel {
+            const ACTS: usize = TILE_ACTS;
+
             unsafe fn run<const RM: usize, const RN: usize>(
                 t: &Tile<'_, $block, RM, RN>,
             ) -> [[f32; RN]; RM] {
@@ -287,9 +296,37 @@ tile_kernels! {
     Q4_1Avx2: Q4_1Block = q4_1_avx2;
     Q5_0Avx2: Q5_0Block = q5_0_avx2;
     Q8_0Avx2: Q8_0Block = q8_0_avx2;
-    Q4_1Vnni: Q4_1Block = q4_1_vnni;
-    Q5_0Vnni: Q5_0Block = q5_0_vnni;
-    Q8_0Vnni: Q8_0Block = q8_0_vnni;
+}
+
+/// The AVX-512 VNNI kernels: weight rows in pairs through 512-bit registers
+/// ([`super::tile_pairs`]) where a tile has pairs and more than one activation row,
+/// the 256-bit kernels for single weight rows and single activation rows (decoding
+/// one sequence is bound by memory, not arithmetic).
+macro_rules! vnni_kernels {
+    ($($kernel:ident: $block:ty = $pairs:ident, $single:ident;)*) => {$(
+        pub(crate) struct $kernel;
+
+        impl TileKernel<$block> for $kernel {
+            const ACTS: usize = super::tile_pairs::PAIR_ACTS;
+
+            unsafe fn run<const RM: usize, const RN: usize>(
+                t: &Tile<'_, $block, RM, RN>,
+            ) -> [[f32; RN]; RM] {
+                // SAFETY (both): passed on from the caller, who detected AVX-512 BW too.
+                if RM % 2 == 0 && RN > 1 {
+                    unsafe { super::tile_pairs::$pairs(t) }
+                } else {
+                    unsafe { $single(t) }
+                }
+            }
+        }
+    )*};
+}
+
+vnni_kernels! {
+    Q4_1Vnni: Q4_1Block = q4_1_pairs, q4_1_vnni;
+    Q5_0Vnni: Q5_0Block = q5_0_pairs, q5_0_vnni;
+    Q8_0Vnni: Q8_0Block = q8_0_pairs, q8_0_vnni;
 }
 
 /// One weight matrix's blocks and one matmul's activations as the tiles read them:
@@ -324,14 +361,18 @@ pub(crate) unsafe fn rows<W, K: TileKernel<W>>(
     out: &mut [f32],
     m: usize,
 ) {
-    for i0 in (0..m).step_by(TILE_ACTS) {
+    for i0 in (0..m).step_by(K::ACTS) {
         // SAFETY (each arm): passed on from the caller.
         unsafe {
-            match m - i0 {
+            match (m - i0).min(K::ACTS) {
                 1 => act_tile::<W, K, 1>(ops, first, out, m, i0),
                 2 => act_tile::<W, K, 2>(ops, first, out, m, i0),
                 3 => act_tile::<W, K, 3>(ops, first, out, m, i0),
-                _ => act_tile::<W, K, TILE_ACTS>(ops, first, out, m, i0),
+                4 => act_tile::<W, K, 4>(ops, first, out, m, i0),
+                5 => act_tile::<W, K, 5>(ops, first, out, m, i0),
+                6 => act_tile::<W, K, 6>(ops, first, out, m, i0),
+                7 => act_tile::<W, K, 7>(ops, first, out, m, i0),
+                _ => act_tile::<W, K, MAX_ACTS>(ops, first, out, m, i0),
             }
         }
     }
