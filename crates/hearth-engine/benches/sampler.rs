@@ -1,5 +1,6 @@
-//! Picking one token from SmolLM2-sized logits (49,152 entries): greedy, and
-//! llama.cpp's default chain (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8).
+//! Picking one token from SmolLM2-sized logits (49,152 entries): greedy, llama.cpp's
+//! default chain (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8), and a draw over
+//! the whole vocabulary as OpenAI requests ask by default (temperature only).
 
 use std::hint::black_box;
 
@@ -21,7 +22,19 @@ fn sampler(c: &mut Criterion) {
         seed: Some(1),
         ..SamplingParams::default()
     };
-    for (name, params) in [("greedy", greedy), ("default chain", default_chain)] {
+    let whole_vocabulary = SamplingParams {
+        seed: Some(1),
+        temperature: 0.7,
+        top_k: 0,
+        top_p: 1.0,
+        min_p: 0.0,
+        ..SamplingParams::default()
+    };
+    for (name, params) in [
+        ("greedy", greedy),
+        ("default chain", default_chain),
+        ("whole vocabulary", whole_vocabulary),
+    ] {
         let mut s = Sampler::new(&params);
         for t in 0..64 {
             s.accept(t);

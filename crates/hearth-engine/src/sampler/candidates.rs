@@ -22,6 +22,8 @@ pub(super) struct Candidates {
     items: Vec<Candidate>,
     /// Whether `items` is in [`by_rank`] order (top-k and top-p leave it so).
     sorted: bool,
+    /// The softmax weights of `items` during a draw, kept to reuse the allocation.
+    weights: Vec<f64>,
 }
 
 impl Candidates {
@@ -149,25 +151,32 @@ impl Candidates {
     }
 
     /// Draws one id with probability softmax(logit); `0` when empty.
-    pub(super) fn draw<R: Rng>(&self, rng: &mut R) -> u32 {
+    pub(super) fn draw<R: Rng>(&mut self, rng: &mut R) -> u32 {
         let Some(max) = self.max_logit() else {
             return 0;
         };
-        let total: f64 = self.items.iter().map(|c| weight(c.logit, max)).sum();
+        // Each weight is computed once: the walk reads back what the sum used (an `exp`
+        // per candidate is most of the cost of a draw over a whole vocabulary).
+        let mut weights = std::mem::take(&mut self.weights);
+        weights.clear();
+        weights.extend(self.items.iter().map(|c| weight(c.logit, max)));
+        let total: f64 = weights.iter().sum();
         let mut target = rng.random::<f64>() * total;
         let mut last_possible = None;
-        for cand in &self.items {
-            let w = weight(cand.logit, max);
+        let mut chosen = None;
+        for (cand, &w) in self.items.iter().zip(&weights) {
             if w > 0.0 {
                 if target < w {
-                    return cand.id;
+                    chosen = Some(cand.id);
+                    break;
                 }
                 last_possible = Some(cand.id);
             }
             target -= w;
         }
-        // Only reachable through rounding in the running subtraction.
-        last_possible.unwrap_or_else(|| self.argmax())
+        self.weights = weights;
+        // `last_possible` is only reached through rounding in the running subtraction.
+        chosen.or(last_possible).unwrap_or_else(|| self.argmax())
     }
 
     fn max_logit(&self) -> Option<f32> {
@@ -413,7 +422,7 @@ mod tests {
     fn draw_follows_the_softmax_distribution() {
         let logits = [1.0f32, 2.0, 0.0, -1.0];
         let expected = softmax(&logits);
-        let cands = filled(&logits);
+        let mut cands = filled(&logits);
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let draws = 40_000;
         let mut counts = [0usize; 4];
@@ -428,7 +437,7 @@ mod tests {
 
     #[test]
     fn draw_never_picks_an_impossible_token() {
-        let cands = filled(&[f32::NEG_INFINITY, 0.0, f32::NAN, 0.0]);
+        let mut cands = filled(&[f32::NEG_INFINITY, 0.0, f32::NAN, 0.0]);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for _ in 0..1000 {
             let id = cands.draw(&mut rng);
@@ -438,14 +447,14 @@ mod tests {
 
     #[test]
     fn draw_gives_infinite_logits_all_the_mass() {
-        let cands = filled(&[5.0, f32::INFINITY, 7.0]);
+        let mut cands = filled(&[5.0, f32::INFINITY, 7.0]);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         assert!((0..200).all(|_| cands.draw(&mut rng) == 1));
     }
 
     #[test]
     fn draw_is_uniform_when_every_logit_is_negative_infinity() {
-        let cands = filled(&[f32::NEG_INFINITY; 2]);
+        let mut cands = filled(&[f32::NEG_INFINITY; 2]);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let ones = (0..2000).filter(|_| cands.draw(&mut rng) == 1).count();
         assert!((800..1200).contains(&ones), "{ones} of 2000");
