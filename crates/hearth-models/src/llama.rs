@@ -16,6 +16,7 @@ use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
+use crate::team;
 use crate::weights::{Linear, Weights};
 use crate::{cpu, ggml_math};
 
@@ -310,28 +311,30 @@ fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor>
     Ok(x.index_select(&Tensor::from_vec(rows, n, device)?, 0)?)
 }
 
-/// `silu(gate) ⊙ up`, elementwise.
+/// `silu(gate) ⊙ up`, elementwise, in pieces over the compute team.
 fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     let g: Vec<f32> = gate.flatten_all()?.to_vec1()?;
     let u: Vec<f32> = up.flatten_all()?.to_vec1()?;
-    Ok(Tensor::from_vec(
-        silu_mul(&g, &u),
-        gate.dims(),
-        gate.device(),
-    )?)
+    let mut out = vec![0f32; g.len().min(u.len())];
+    team::for_each_chunk_mut(&mut out, ELEMENTWISE_TASK, |i, out| {
+        let at = i * ELEMENTWISE_TASK;
+        silu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
+    });
+    Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
 }
 
-cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32]) -> Vec<f32> = silu_mul_generic);
+/// Values per task of an elementwise step.
+pub(crate) const ELEMENTWISE_TASK: usize = 4096;
+
+cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32], out: &mut [f32]) -> () = silu_mul_generic);
 
 #[inline(always)]
-fn silu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
+fn silu_mul_generic(g: &[f32], u: &[f32], out: &mut [f32]) {
     // A plain loop, not an iterator closure: the closure would be compiled without
     // the caller's FMA feature and call `fmaf` for every `mul_add`.
-    let mut out = vec![0f32; g.len().min(u.len())];
     for ((o, &g), &u) in out.iter_mut().zip(g).zip(u) {
         *o = ggml_math::silu(g) * u;
     }
-    out
 }
 
 fn check_batch(

@@ -71,8 +71,7 @@ pub(crate) fn attend_chunks(
         let q = &mut q[row * q_width..(row + n) * q_width];
         rope.apply(q, heads.n_heads, hd, chunk.start);
         // Queries meet the f16 cache in llama.cpp's kernels as f16.
-        q.iter_mut()
-            .for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+        f16c::round_through_f16(q);
         let k = &mut k[row * kv_width..(row + n) * kv_width];
         rope.apply(k, heads.n_kv_heads, hd, chunk.start);
         cache.write(

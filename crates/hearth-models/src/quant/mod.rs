@@ -64,8 +64,9 @@ impl Acts {
         match blocks {
             Blocks::Q4_1(_) | Blocks::Q5_0(_) | Blocks::Q8_0(_) => {
                 let mut acts = vec![ActBlock::default(); m * k];
-                for_each_chunk_mut(&mut acts, k * ACT_ROWS_PER_TASK, |task, out| {
-                    let rows = &x[task * ACT_ROWS_PER_TASK * cols..];
+                let per_task = act_rows_per_task(m);
+                for_each_chunk_mut(&mut acts, k * per_task, |task, out| {
+                    let rows = &x[task * per_task * cols..];
                     for (row, out) in rows.chunks_exact(cols).zip(out.chunks_exact_mut(k)) {
                         quantize_row(row, out);
                     }
@@ -83,8 +84,9 @@ impl Acts {
                 let q4k = matches!(blocks, Blocks::Q4K(_));
                 let paths = k_paths(q4k, groups);
                 let mut acts = vec![KActBlock::default(); m * k];
-                for_each_chunk_mut(&mut acts, k * ACT_ROWS_PER_TASK, |task, out| {
-                    let first = task * ACT_ROWS_PER_TASK;
+                let per_task = act_rows_per_task(m);
+                for_each_chunk_mut(&mut acts, k * per_task, |task, out| {
+                    let first = task * per_task;
                     let rows = x[first * cols..].chunks_exact(cols);
                     for ((row, out), &path) in
                         rows.zip(out.chunks_exact_mut(k)).zip(&paths[first..])
@@ -284,12 +286,14 @@ impl QMatrix {
         if m == 1 {
             return by_weight_row;
         }
+        // Transposed one activation row per task: the team would otherwise wait for the
+        // leader to do it alone.
         let mut y = vec![0f32; m * self.rows];
-        for (r, col) in by_weight_row.chunks_exact(m).enumerate() {
-            for (i, &v) in col.iter().enumerate() {
-                y[i * self.rows + r] = v;
+        for_each_chunk_mut(&mut y, self.rows, |i, row| {
+            for (v, col) in row.iter_mut().zip(by_weight_row.chunks_exact(m)) {
+                *v = col[i];
             }
-        }
+        });
         y
     }
 
@@ -341,8 +345,11 @@ fn convert<B>(
     out
 }
 
-/// Rows per task when quantizing activations.
-const ACT_ROWS_PER_TASK: usize = 8;
+/// Rows per task when quantizing `m` activation rows: up to eight, but a batch of a
+/// few decoding rows is still shared out rather than left to one thread.
+fn act_rows_per_task(m: usize) -> usize {
+    (m / 8).clamp(1, 8)
+}
 /// Activation rows per task of a prompt's matmul.
 const ACT_CHUNK: usize = 16;
 /// Weight rows a prompt task takes at a time: with the task's activations, they stay in
