@@ -10,7 +10,7 @@ use std::arch::x86_64::*;
 use super::kquant::{KActBlock, Path, Q4KBlock, Q6KBlock};
 
 #[target_feature(enable = "avx2,fma")]
-fn hsum_i32(v: __m256i) -> i32 {
+pub(super) fn hsum_i32(v: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
@@ -20,7 +20,7 @@ fn hsum_i32(v: __m256i) -> i32 {
 /// Lane `i` is the sum of the eight lanes of `v[i]` (integer sums, so the order of
 /// the additions does not matter).
 #[target_feature(enable = "avx2,fma")]
-fn hsum4_i32(v: [__m256i; 4]) -> __m128i {
+pub(super) fn hsum4_i32(v: [__m256i; 4]) -> __m128i {
     let quads = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
     _mm_add_epi32(
         _mm256_castsi256_si128(quads),
@@ -208,7 +208,7 @@ unsafe fn q4_k_tile_batched<const RN: usize>(w: &[Q4KBlock], a: [&[KActBlock]; R
 
 /// The 4 × 4 transpose: lane `n` of output `c` is lane `c` of input `n`.
 #[target_feature(enable = "avx2,fma")]
-fn transpose4(r: [__m128; 4]) -> [__m128; 4] {
+pub(super) fn transpose4(r: [__m128; 4]) -> [__m128; 4] {
     let t0 = _mm_unpacklo_ps(r[0], r[1]);
     let t1 = _mm_unpacklo_ps(r[2], r[3]);
     let t2 = _mm_unpackhi_ps(r[0], r[1]);

@@ -14,6 +14,8 @@ mod kquant;
 #[cfg(target_arch = "x86_64")]
 mod kquant_avx2;
 #[cfg(target_arch = "x86_64")]
+mod kquant_pairs;
+#[cfg(target_arch = "x86_64")]
 mod tile;
 #[cfg(target_arch = "x86_64")]
 mod tile_pairs;
@@ -427,7 +429,7 @@ fn rows_vnni(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: 
         Q4_1Vnni,
         Q5_0Vnni,
         Q8_0Vnni,
-        rows_kquants_avx2
+        rows_kquants_avx512
     )
 }
 
@@ -584,6 +586,156 @@ fn rows_kquants_avx2_inner(
         }
         // The 32-value formats have their tile kernels; this arm is never taken.
         _ => rows_portable(w, acts, first, out, m),
+    }
+}
+
+/// The VNNI kernels' K-quants: weight rows two at a time through the 512-bit pair tiles
+/// of [`kquant_pairs`] (for `Q4_K`, where all rows of an activation tile take the
+/// batched path), the rest as with AVX2.
+#[cfg(target_arch = "x86_64")]
+fn rows_kquants_avx512(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
+    let ActsView::Q8K(a, paths) = acts else {
+        return rows_kquants_avx2(w, acts, first, out, m);
+    };
+    let k = w.cols / QK_K;
+    for i0 in (0..m).step_by(4) {
+        // SAFETY (each arm): only reached from the kernels `kernels()` picks after
+        // detecting AVX2, FMA and AVX-512 F, BW and VNNI; `Acts::quantize` made `m`
+        // rows of `k` blocks, and the weight rows `out` covers exist.
+        unsafe {
+            match (&w.blocks, m - i0) {
+                (Blocks::Q4K(w), n) => match n {
+                    1 => k_act_tile::<_, 1>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    2 => k_act_tile::<_, 2>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    3 => k_act_tile::<_, 3>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    _ => k_act_tile::<_, 4>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                },
+                (Blocks::Q6K(w), n) => match n {
+                    1 => k_act_tile::<_, 1>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    2 => k_act_tile::<_, 2>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    3 => k_act_tile::<_, 3>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                    _ => k_act_tile::<_, 4>(&KOperands { w, a, paths, k }, first, out, m, i0),
+                },
+                // The 32-value formats have their tile kernels; this arm is never taken.
+                _ => return rows_portable(w, acts, first, out, m),
+            }
+        }
+    }
+}
+
+/// A K-quant matrix's blocks and one matmul's activations, `k` blocks per row.
+#[cfg(target_arch = "x86_64")]
+struct KOperands<'a, B> {
+    w: &'a [B],
+    a: &'a [KActBlock],
+    paths: &'a [Path],
+    k: usize,
+}
+
+/// A K-quant format's tiles: one weight row, or two through 512-bit registers.
+#[cfg(target_arch = "x86_64")]
+trait KTiles: Sized {
+    /// Whether the pair tile computes activation rows with these paths.
+    fn pairs_take(paths: &[Path]) -> bool;
+
+    /// # Safety
+    /// As for [`kquant_pairs`]'s kernels; only where `pairs_take(&paths)`.
+    unsafe fn pair<const RN: usize>(
+        w: [&[Self]; 2],
+        a: [&[KActBlock]; RN],
+        paths: [Path; RN],
+    ) -> [[f32; RN]; 2];
+
+    /// # Safety
+    /// As for [`kquant_avx2`]'s kernels.
+    unsafe fn single<const RN: usize>(
+        w: &[Self],
+        a: [&[KActBlock]; RN],
+        paths: [Path; RN],
+    ) -> [f32; RN];
+}
+
+#[cfg(target_arch = "x86_64")]
+impl KTiles for Q4KBlock {
+    fn pairs_take(paths: &[Path]) -> bool {
+        paths.len() <= 4 && paths.iter().all(|&p| p == Path::Batched)
+    }
+
+    unsafe fn pair<const RN: usize>(
+        w: [&[Self]; 2],
+        a: [&[KActBlock]; RN],
+        _: [Path; RN],
+    ) -> [[f32; RN]; 2] {
+        // SAFETY: passed on from the caller.
+        unsafe { kquant_pairs::q4_k_pair_tile_batched(w[0], w[1], a) }
+    }
+
+    unsafe fn single<const RN: usize>(
+        w: &[Self],
+        a: [&[KActBlock]; RN],
+        paths: [Path; RN],
+    ) -> [f32; RN] {
+        // SAFETY: passed on from the caller.
+        unsafe { kquant_avx2::q4_k_tile(w, a, paths) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl KTiles for Q6KBlock {
+    fn pairs_take(_: &[Path]) -> bool {
+        true
+    }
+
+    unsafe fn pair<const RN: usize>(
+        w: [&[Self]; 2],
+        a: [&[KActBlock]; RN],
+        paths: [Path; RN],
+    ) -> [[f32; RN]; 2] {
+        // SAFETY: passed on from the caller.
+        unsafe { kquant_pairs::q6_k_pair_tile(w[0], w[1], a, paths) }
+    }
+
+    unsafe fn single<const RN: usize>(
+        w: &[Self],
+        a: [&[KActBlock]; RN],
+        paths: [Path; RN],
+    ) -> [f32; RN] {
+        // SAFETY: passed on from the caller.
+        unsafe { kquant_avx2::q6_k_tile(w, a, paths) }
+    }
+}
+
+/// Activation rows `i0..i0 + RN` against the weight rows `out` covers (`out[j · m + i]`
+/// for weight row `first + j`), two weight rows at a time where the pair tile applies.
+///
+/// # Safety
+/// As for the kernels of [`kquant_pairs`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn k_act_tile<B: KTiles, const RN: usize>(
+    ops: &KOperands<'_, B>,
+    first: usize,
+    out: &mut [f32],
+    m: usize,
+    i0: usize,
+) {
+    let (rows, paths) = act_tile::<_, RN>(ops.a, ops.paths, i0, ops.k);
+    let w_row = |j: usize| &ops.w[(first + j) * ops.k..][..ops.k];
+    let n_rows = out.len() / m;
+    let mut j = 0;
+    if B::pairs_take(&paths) {
+        while j + 2 <= n_rows {
+            // SAFETY: passed on from the caller.
+            let y = unsafe { B::pair([w_row(j), w_row(j + 1)], rows, paths) };
+            for (r, y) in y.iter().enumerate() {
+                out[(j + r) * m + i0..][..RN].copy_from_slice(y);
+            }
+            j += 2;
+        }
+    }
+    for j in j..n_rows {
+        // SAFETY: as above.
+        let y = unsafe { B::single(w_row(j), rows, paths) };
+        out[j * m + i0..][..RN].copy_from_slice(&y);
     }
 }
 
