@@ -112,14 +112,27 @@ fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
         let first_visible = (visible - 1).saturating_sub(r.window - 1);
         let scores = &mut probs[..visible];
         scores[..first_visible].fill(f32::NEG_INFINITY);
-        let keys = r.keys[first_visible * hd..visible * hd].chunks_exact(hd);
-        for (s, kj) in scores[first_visible..].iter_mut().zip(keys) {
-            let dot = if r.single {
-                vec_dot_f16(kj, qi)
-            } else {
-                dot16(kj, qi)
-            };
-            *s = dot * r.scale;
+        let keys = &r.keys[first_visible * hd..visible * hd];
+        let scores_seen = &mut scores[first_visible..];
+        if r.single {
+            for (s, kj) in scores_seen.iter_mut().zip(keys.chunks_exact(hd)) {
+                *s = vec_dot_f16(kj, qi) * r.scale;
+            }
+        } else {
+            // Four keys at a time: one key's sixteen lanes are only two dependency
+            // chains, which would leave the core waiting on each multiply-add.
+            let mut quads = scores_seen.chunks_exact_mut(4);
+            let mut key_quads = keys.chunks_exact(4 * hd);
+            for (s, k4) in (&mut quads).zip(&mut key_quads) {
+                let k4: [&[f32]; 4] = std::array::from_fn(|j| &k4[j * hd..][..hd]);
+                for (s, dot) in s.iter_mut().zip(dot16_x4(k4, qi)) {
+                    *s = dot * r.scale;
+                }
+            }
+            let rest = key_quads.remainder().chunks_exact(hd);
+            for (s, kj) in quads.into_remainder().iter_mut().zip(rest) {
+                *s = dot16(kj, qi) * r.scale;
+            }
         }
         ggml_math::softmax(scores);
         // Attention weights meet the f16 values as f16.
@@ -143,6 +156,17 @@ pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
         return unsafe { avx2::dot16(a, b) };
     }
     dot16_portable(a, b)
+}
+
+/// [`dot16`] of four vectors `a[j]` with the same `b`, each bit for bit as alone.
+#[inline(always)]
+pub(crate) fn dot16_x4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_fma() {
+        // SAFETY: the CPU was just found to support AVX2 and FMA.
+        return unsafe { avx2::dot16_x4(a, b) };
+    }
+    a.map(|a| dot16_portable(a, b))
 }
 
 #[inline(always)]
@@ -238,6 +262,33 @@ mod avx2 {
         ggml_math::reduce_16(&lanes)
     }
 
+    /// [`dot16`] for four `a` of `b`'s length at once: eight independent chains.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn dot16_x4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
+        let n = a.iter().map(|a| a.len()).fold(b.len(), usize::min);
+        let full = n & !15;
+        let (mut lo, mut hi) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+        for i in (0..full).step_by(16) {
+            // SAFETY: `i + 16 <= full <= n`, within every slice.
+            unsafe {
+                let pb = b.as_ptr().add(i);
+                let (b_lo, b_hi) = (_mm256_loadu_ps(pb), _mm256_loadu_ps(pb.add(8)));
+                for j in 0..4 {
+                    let pa = a[j].as_ptr().add(i);
+                    lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps(pa), b_lo, lo[j]);
+                    hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(8)), b_hi, hi[j]);
+                }
+            }
+        }
+        std::array::from_fn(|j| {
+            let mut lanes = store16(lo[j], hi[j]);
+            for (l, k) in (full..n).enumerate() {
+                lanes[l] = a[j][k].mul_add(b[k], lanes[l]);
+            }
+            ggml_math::reduce_16(&lanes)
+        })
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len().min(b.len());
@@ -285,6 +336,16 @@ mod tests {
             assert_eq!(
                 vec_dot_f16(&a, &b).to_bits(),
                 vec_dot_f16_portable(&a, &b).to_bits(),
+                "{n}"
+            );
+            let others: Vec<Vec<f32>> = (0..3)
+                .map(|_| (0..n).map(|_| rng.random_range(-3.0..3.0)).collect())
+                .collect();
+            let four = [&a[..], &others[0], &others[1], &others[2]];
+            let together = dot16_x4(four, &b).map(f32::to_bits);
+            assert_eq!(
+                together,
+                four.map(|a| dot16_portable(a, &b).to_bits()),
                 "{n}"
             );
         }
