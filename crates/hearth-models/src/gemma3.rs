@@ -13,11 +13,11 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
-use crate::llama::{Stack, chunk_rows};
+use crate::llama::{ELEMENTWISE_TASK, Stack, chunk_rows};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
-use crate::{cpu, ggml_math};
+use crate::{cpu, ggml_math, team};
 
 /// Every `SWA_PATTERN`-th layer (the last of each group) attends globally.
 const SWA_PATTERN: usize = 6;
@@ -222,7 +222,12 @@ impl Gemma3 {
             .flatten_all()?
             .to_vec1()?;
         let u: Vec<f32> = layer.w_up.forward(&f, &groups)?.flatten_all()?.to_vec1()?;
-        let gu = Tensor::from_vec(gelu_mul(&g, &u), (h.dim(0)?, cfg.n_ff), &self.device)?;
+        let mut gu = vec![0f32; g.len().min(u.len())];
+        team::for_each_chunk_mut(&mut gu, ELEMENTWISE_TASK, |i, out| {
+            let at = i * ELEMENTWISE_TASK;
+            gelu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
+        });
+        let gu = Tensor::from_vec(gu, (h.dim(0)?, cfg.n_ff), &self.device)?;
         let f = rms_norm(
             &layer.w_down.forward(&gu, &groups)?,
             &layer.ffn_post_norm,
@@ -239,13 +244,11 @@ fn head_norm(x: &Tensor, weight: &Tensor, cfg: &Gemma3Config) -> Result<Tensor> 
     Ok(rms_norm(&per_head, weight, cfg.rms_eps)?.reshape((rows, width))?)
 }
 
-cpu::fma_dispatch!(fn gelu_mul(g: &[f32], u: &[f32]) -> Vec<f32> = gelu_mul_generic);
+cpu::fma_dispatch!(fn gelu_mul(g: &[f32], u: &[f32], out: &mut [f32]) -> () = gelu_mul_generic);
 
 #[inline(always)]
-fn gelu_mul_generic(g: &[f32], u: &[f32]) -> Vec<f32> {
-    let mut out = vec![0f32; g.len().min(u.len())];
+fn gelu_mul_generic(g: &[f32], u: &[f32], out: &mut [f32]) {
     for ((o, &g), &u) in out.iter_mut().zip(g).zip(u) {
         *o = ggml_math::gelu(g) * u;
     }
-    out
 }

@@ -3,6 +3,7 @@
 use candle_core::Tensor;
 
 use crate::error::Result;
+use crate::team;
 
 /// `x / rms(x) · weight` over the last dimension of `x` (`(rows, n)`).
 ///
@@ -13,13 +14,17 @@ pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> 
     let (rows, n) = x.dims2()?;
     let w: Vec<f32> = weight.to_vec1()?;
     let mut data: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    for row in data.chunks_exact_mut(n) {
-        let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
-        let mean = (sum / n as f64) as f32;
-        let scale = 1.0 / (mean + eps).sqrt();
-        for (v, w) in row.iter_mut().zip(&w) {
-            *v = (*v * scale) * w;
+    // Rows in tasks of about 4096 values over the compute team.
+    let rows_per_task = (4096 / n.max(1)).max(1);
+    team::for_each_chunk_mut(&mut data, rows_per_task * n.max(1), |_, rows| {
+        for row in rows.chunks_exact_mut(n) {
+            let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
+            let mean = (sum / n as f64) as f32;
+            let scale = 1.0 / (mean + eps).sqrt();
+            for (v, w) in row.iter_mut().zip(&w) {
+                *v = (*v * scale) * w;
+            }
         }
-    }
+    });
     Ok(Tensor::from_vec(data, (rows, n), x.device())?)
 }
