@@ -77,20 +77,29 @@ crate::cpu::fma_dispatch!(fn quantize_row_k_dispatched(x: &[f32], out: &mut [KAc
 #[inline(always)]
 fn quantize_row_k_generic(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) {
     for (block, xs) in out.iter_mut().zip(x.chunks_exact(QK_K)) {
-        let (mut amax, mut max) = (0f32, 0f32);
-        for &v in xs {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
+        // The largest magnitude in eight lanes (NaN never wins a comparison), then the
+        // first value that has it: a search the compiler can vectorize, with the same
+        // answer as one pass that keeps the first strictly larger magnitude.
+        let mut lanes = [0f32; 8];
+        for chunk in xs.chunks_exact(8) {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                let a = v.abs();
+                *lane = if a > *lane { a } else { *lane };
             }
         }
+        let amax = lanes
+            .into_iter()
+            .fold(0f32, |m, a| if a > m { a } else { m });
         if amax == 0.0 {
             *block = KActBlock::default();
             continue;
         }
-        if prefer_positive && xs.contains(&amax) {
-            max = amax;
-        }
+        let first = xs.iter().copied().find(|v| v.abs() == amax);
+        let max = match first {
+            Some(_) if prefer_positive && xs.contains(&amax) => amax,
+            Some(v) => v,
+            None => amax,
+        };
         let iscale = -127.0 / max;
         for (q, &v) in block.qs.iter_mut().zip(xs) {
             *q = ((iscale * v).round_ties_even() as i32).clamp(-128, 127) as i8;
