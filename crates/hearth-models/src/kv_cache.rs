@@ -3,6 +3,7 @@
 use candle_core::Device;
 use half::f16;
 
+use crate::attention::narrow;
 use crate::error::{ModelError, Result};
 
 mod persist;
@@ -118,17 +119,15 @@ impl KvCache {
         let width = n_kv_heads * head_dim;
         let cells = self.cells;
         let (keys, values_t) = (&mut self.keys[layer], &mut self.values_t[layer]);
+        let mut v_half = vec![f16::ZERO; width];
         for (i, (k_row, v_row)) in k.chunks_exact(width).zip(v.chunks_exact(width)).enumerate() {
             let pos = start + i;
+            narrow(v_row, &mut v_half);
             for h in 0..n_kv_heads {
                 let src = &k_row[h * head_dim..(h + 1) * head_dim];
-                let dst = &mut keys[(h * cells + pos) * head_dim..][..head_dim];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = f16::from_f32(s);
-                }
-                let src = &v_row[h * head_dim..(h + 1) * head_dim];
-                for (c, &s) in src.iter().enumerate() {
-                    values_t[(h * head_dim + c) * cells + pos] = f16::from_f32(s);
+                narrow(src, &mut keys[(h * cells + pos) * head_dim..][..head_dim]);
+                for (c, &s) in v_half[h * head_dim..(h + 1) * head_dim].iter().enumerate() {
+                    values_t[(h * head_dim + c) * cells + pos] = s;
                 }
             }
         }

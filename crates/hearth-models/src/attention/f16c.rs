@@ -22,6 +22,22 @@ fn widen_portable(src: &[f16], dst: &mut [f32]) {
     }
 }
 
+/// `dst[i] = src[i]` rounded to the nearest f16, over the shorter of the two.
+pub(crate) fn narrow(src: &[f32], dst: &mut [f16]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_f16c() {
+        // SAFETY: the CPU was just found to support F16C and AVX.
+        return unsafe { x86::narrow(src, dst) };
+    }
+    narrow_portable(src, dst)
+}
+
+fn narrow_portable(src: &[f32], dst: &mut [f16]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f16::from_f32(s);
+    }
+}
+
 /// Rounds every value of `x` to the nearest f16 and back.
 pub(crate) fn round_through_f16(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
@@ -56,6 +72,22 @@ mod x86 {
             }
         }
         super::widen_portable(&src[full..n], &mut dst[full..n]);
+    }
+
+    #[target_feature(enable = "avx,f16c")]
+    pub(super) fn narrow(src: &[f32], dst: &mut [f16]) {
+        let n = src.len().min(dst.len());
+        let full = n & !7;
+        for i in (0..full).step_by(8) {
+            // SAFETY: `i + 8 <= full <= n`, within both slices; unaligned access.
+            unsafe {
+                let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_loadu_ps(
+                    src.as_ptr().add(i),
+                ));
+                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), h);
+            }
+        }
+        super::narrow_portable(&src[full..n], &mut dst[full..n]);
     }
 
     #[target_feature(enable = "avx,f16c")]
@@ -112,6 +144,13 @@ mod tests {
             65_519.0,
             65_520.0,
         ]);
+        let mut narrow_fast = vec![f16::ZERO; values.len()];
+        let mut narrow_plain = vec![f16::ZERO; values.len()];
+        narrow(&values, &mut narrow_fast);
+        narrow_portable(&values, &mut narrow_plain);
+        for (f, p) in narrow_fast.iter().zip(&narrow_plain) {
+            assert!(f.to_bits() == p.to_bits() || (f.is_nan() && p.is_nan()));
+        }
         let mut fast = values.clone();
         let mut plain = values;
         round_through_f16(&mut fast);

@@ -18,6 +18,7 @@ use crate::kv_cache::{KvCache, LayerView};
 use crate::rope::Rope;
 use crate::team;
 
+pub(crate) use f16c::narrow;
 pub(crate) use kernel::Scratch;
 
 /// Head layout of one attention layer.
