@@ -16,7 +16,7 @@ use crate::kv_cache::{CacheShape, KvCache};
 use crate::llama::{ELEMENTWISE_TASK, Stack, chunk_rows};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
-use crate::weights::{Linear, Weights};
+use crate::weights::{Linear, Weights, with_f32};
 use crate::{cpu, ggml_math, team};
 
 /// Every `SWA_PATTERN`-th layer (the last of each group) attends globally.
@@ -216,17 +216,20 @@ impl Gemma3 {
         let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps)?;
         let h = (x + attn)?;
         let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps)?;
-        let g: Vec<f32> = layer
-            .w_gate
-            .forward(&f, &groups)?
-            .flatten_all()?
-            .to_vec1()?;
-        let u: Vec<f32> = layer.w_up.forward(&f, &groups)?.flatten_all()?.to_vec1()?;
-        let mut gu = vec![0f32; g.len().min(u.len())];
-        team::for_each_chunk_mut(&mut gu, ELEMENTWISE_TASK, |i, out| {
-            let at = i * ELEMENTWISE_TASK;
-            gelu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
-        });
+        let (gate, up) = (
+            layer.w_gate.forward(&f, &groups)?,
+            layer.w_up.forward(&f, &groups)?,
+        );
+        let gu = with_f32(&gate, |g| {
+            with_f32(&up, |u| {
+                let mut gu = vec![0f32; g.len().min(u.len())];
+                team::for_each_chunk_mut(&mut gu, ELEMENTWISE_TASK, |i, out| {
+                    let at = i * ELEMENTWISE_TASK;
+                    gelu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
+                });
+                gu
+            })
+        })??;
         let gu = Tensor::from_vec(gu, (h.dim(0)?, cfg.n_ff), &self.device)?;
         let f = rms_norm(
             &layer.w_down.forward(&gu, &groups)?,

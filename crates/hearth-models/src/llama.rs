@@ -17,7 +17,7 @@ use crate::kv_cache::{CacheShape, KvCache};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::team;
-use crate::weights::{Linear, Weights};
+use crate::weights::{Linear, Weights, with_f32};
 use crate::{cpu, ggml_math};
 
 /// Hyper-parameters read from `{arch}.*` metadata.
@@ -313,13 +313,16 @@ fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor>
 
 /// `silu(gate) ⊙ up`, elementwise, in pieces over the compute team.
 fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
-    let g: Vec<f32> = gate.flatten_all()?.to_vec1()?;
-    let u: Vec<f32> = up.flatten_all()?.to_vec1()?;
-    let mut out = vec![0f32; g.len().min(u.len())];
-    team::for_each_chunk_mut(&mut out, ELEMENTWISE_TASK, |i, out| {
-        let at = i * ELEMENTWISE_TASK;
-        silu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
-    });
+    let out = with_f32(gate, |g| {
+        with_f32(up, |u| {
+            let mut out = vec![0f32; g.len().min(u.len())];
+            team::for_each_chunk_mut(&mut out, ELEMENTWISE_TASK, |i, out| {
+                let at = i * ELEMENTWISE_TASK;
+                silu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
+            });
+            out
+        })
+    })??;
     Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
 }
 

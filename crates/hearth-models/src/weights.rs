@@ -157,12 +157,27 @@ impl Linear {
                         "row groups {groups:?} do not add up to the {m} input rows"
                     )));
                 }
-                let data: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                let y = w.matmul(&data, groups);
+                let y = with_f32(x, |data| w.matmul(data, groups))?;
                 Ok(Tensor::from_vec(y, (m, w.rows()), x.device())?)
             }
         }
     }
+}
+
+/// Runs `f` on the values of `t` in row-major order: borrowed when `t` is a contiguous
+/// f32 tensor on the CPU (no copy of a prompt's large activations), copied otherwise.
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+            && let Ok(all) = cpu.as_slice::<f32>()
+        {
+            return Ok(f(&all[start..end]));
+        }
+    }
+    let data: Vec<f32> = t.flatten_all()?.to_vec1()?;
+    Ok(f(&data))
 }
 
 #[cfg(test)]
