@@ -20,7 +20,7 @@ pub(super) fn hsum_i32(v: __m256i) -> i32 {
 /// Lane `i` is the sum of the eight lanes of `v[i]` (integer sums, so the order of
 /// the additions does not matter).
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn hsum4_i32(v: [__m256i; 4]) -> __m128i {
+fn hsum4_i32(v: [__m256i; 4]) -> __m128i {
     let quads = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
     _mm_add_epi32(
         _mm256_castsi256_si128(quads),

@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::kquant::{KActBlock, Path, Q4KBlock, Q6KBlock};
-use super::kquant_avx2::{hsum_i32, hsum4_i32, hsum8, prefetch_ahead, transpose4};
+use super::kquant_avx2::{hsum_i32, hsum8, prefetch_ahead, transpose4};
 
 /// One pair of `Q4_K` super-blocks unpacked: low and high nibbles of the first row in
 /// the low halves, of the second in the high halves, and each sub-block's scale pair.
@@ -41,10 +41,12 @@ fn unpack(w0: &Q4KBlock, w1: &Q4KBlock) -> Unpacked {
     }
 }
 
-/// For each pair `c` of 32-value sub-blocks, the lanes of `Σ scale · x · y` of both
-/// weight rows against activation block `ab`: the first row's, then the second's.
+/// For each pair `c` of 32-value sub-blocks, the total of `Σ scale · x · y` of both
+/// weight rows against activation block `ab`: lane `c` of the first value for the
+/// first row, of the second for the second row (integer sums, so the order of the
+/// additions does not matter).
 #[target_feature(enable = "avx2,avx512f,avx512bw")]
-fn scaled_pairs(u: &Unpacked, ab: &KActBlock) -> ([__m256i; 4], [__m256i; 4]) {
+fn scaled_pair_sums(u: &Unpacked, ab: &KActBlock) -> (__m128i, __m128i) {
     let both: [__m512i; 4] = std::array::from_fn(|c| {
         // SAFETY: `ab.qs` holds 256 bytes; 32-byte loads in bounds.
         let (y_lo, y_hi) = unsafe {
@@ -57,19 +59,27 @@ fn scaled_pairs(u: &Unpacked, ab: &KActBlock) -> ([__m256i; 4], [__m256i; 4]) {
         let p_hi = _mm512_madd_epi16(_mm512_maddubs_epi16(u.hi[c], y_hi), u.scales[2 * c + 1]);
         _mm512_add_epi32(p_lo, p_hi)
     });
+    // In each 128-bit lane: [Σ p0, Σ p1, Σ p2, Σ p3] over that lane's four values.
+    let fold = |a: __m512i, b: __m512i| {
+        _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b))
+    };
+    let (a, b) = (fold(both[0], both[1]), fold(both[2], both[3]));
+    let quads = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    // Lanes 0 and 1 hold the first row, 2 and 3 the second.
+    let rows = _mm512_add_epi32(quads, _mm512_shuffle_i64x2::<0b10_11_00_01>(quads, quads));
     (
-        std::array::from_fn(|c| _mm512_castsi512_si256(both[c])),
-        std::array::from_fn(|c| _mm512_extracti64x4_epi64::<1>(both[c])),
+        _mm512_castsi512_si128(rows),
+        _mm512_extracti32x4_epi32::<2>(rows),
     )
 }
 
-/// The pair sums of mins with the activation's sub-block sums, as `q4_k_pairs` forms
-/// them: lane `c` is `mins[2c] · sum[2c] + mins[2c + 1] · sum[2c + 1]`.
+/// A super-block's eight mins as i16: `madd` with the activation's sub-block sums then
+/// gives, in lane `c`, `mins[2c] · sum[2c] + mins[2c + 1] · sum[2c + 1]` as
+/// `q4_k_pairs` forms it.
 #[target_feature(enable = "avx2")]
-fn min_pairs(mins: &[u8; 8], sub_sums: __m128i) -> __m128i {
+fn widen_mins(mins: &[u8; 8]) -> __m128i {
     // SAFETY: `mins` holds 8 bytes.
-    let mins = _mm_cvtepu8_epi16(unsafe { _mm_loadl_epi64(mins.as_ptr().cast()) });
-    _mm_madd_epi16(mins, sub_sums)
+    _mm_cvtepu8_epi16(unsafe { _mm_loadl_epi64(mins.as_ptr().cast()) })
 }
 
 /// Two `Q4_K` weight rows against up to four activation rows that all take the batched
@@ -89,6 +99,7 @@ pub(crate) unsafe fn q4_k_pair_tile_batched<const RN: usize>(
         prefetch_ahead(wb0);
         prefetch_ahead(wb1);
         let u = unpack(wb0, wb1);
+        let row_mins = [widen_mins(&wb0.mins), widen_mins(&wb1.mins)];
         let (mut sums, mut mins) = ([[_mm_setzero_ps(); 4]; 2], [[_mm_setzero_ps(); 4]; 2]);
         let mut act_d = [0f32; 4];
         for n in 0..RN {
@@ -100,11 +111,11 @@ pub(crate) unsafe fn q4_k_pair_tile_batched<const RN: usize>(
                 _mm256_castsi256_si128(bsums),
                 _mm256_extracti128_si256(bsums, 1),
             );
-            let (p0, p1) = scaled_pairs(&u, ab);
-            sums[0][n] = _mm_cvtepi32_ps(hsum4_i32(p0));
-            sums[1][n] = _mm_cvtepi32_ps(hsum4_i32(p1));
-            mins[0][n] = _mm_cvtepi32_ps(min_pairs(&wb0.mins, sub_sums));
-            mins[1][n] = _mm_cvtepi32_ps(min_pairs(&wb1.mins, sub_sums));
+            let (p0, p1) = scaled_pair_sums(&u, ab);
+            sums[0][n] = _mm_cvtepi32_ps(p0);
+            sums[1][n] = _mm_cvtepi32_ps(p1);
+            mins[0][n] = _mm_cvtepi32_ps(_mm_madd_epi16(row_mins[0], sub_sums));
+            mins[1][n] = _mm_cvtepi32_ps(_mm_madd_epi16(row_mins[1], sub_sums));
             act_d[n] = ab.d;
         }
         // SAFETY: four f32.
