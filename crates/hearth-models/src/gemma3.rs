@@ -13,11 +13,11 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
-use crate::llama::{ELEMENTWISE_TASK, Stack, chunk_rows};
+use crate::llama::{Stack, chunk_rows, gated};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
-use crate::weights::{Linear, Weights, with_f32};
-use crate::{cpu, ggml_math, team};
+use crate::weights::{Linear, Weights};
+use crate::{cpu, ggml_math};
 
 /// Every `SWA_PATTERN`-th layer (the last of each group) attends globally.
 const SWA_PATTERN: usize = 6;
@@ -220,17 +220,7 @@ impl Gemma3 {
             layer.w_gate.forward(&f, &groups)?,
             layer.w_up.forward(&f, &groups)?,
         );
-        let gu = with_f32(&gate, |g| {
-            with_f32(&up, |u| {
-                let mut gu = vec![0f32; g.len().min(u.len())];
-                team::for_each_chunk_mut(&mut gu, ELEMENTWISE_TASK, |i, out| {
-                    let at = i * ELEMENTWISE_TASK;
-                    gelu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
-                });
-                gu
-            })
-        })??;
-        let gu = Tensor::from_vec(gu, (h.dim(0)?, cfg.n_ff), &self.device)?;
+        let gu = gated(&gate, &up, gelu_mul)?;
         let f = rms_norm(
             &layer.w_down.forward(&gu, &groups)?,
             &layer.ffn_post_norm,

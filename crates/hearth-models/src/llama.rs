@@ -311,14 +311,24 @@ fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor>
     Ok(x.index_select(&Tensor::from_vec(rows, n, device)?, 0)?)
 }
 
-/// `silu(gate) ⊙ up`, elementwise, in pieces over the compute team.
+/// `silu(gate) ⊙ up`, elementwise.
 fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gated(gate, up, silu_mul)
+}
+
+/// `op(gate, up, out)` over the two tensors' values, in pieces over the compute team,
+/// shaped as `gate` (a gated feed-forward activation).
+pub(crate) fn gated(
+    gate: &Tensor,
+    up: &Tensor,
+    op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
+) -> Result<Tensor> {
     let out = with_f32(gate, |g| {
         with_f32(up, |u| {
             let mut out = vec![0f32; g.len().min(u.len())];
             team::for_each_chunk_mut(&mut out, ELEMENTWISE_TASK, |i, out| {
                 let at = i * ELEMENTWISE_TASK;
-                silu_mul(&g[at..at + out.len()], &u[at..at + out.len()], out)
+                op(&g[at..at + out.len()], &u[at..at + out.len()], out)
             });
             out
         })
@@ -327,7 +337,7 @@ fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
 }
 
 /// Values per task of an elementwise step.
-pub(crate) const ELEMENTWISE_TASK: usize = 4096;
+const ELEMENTWISE_TASK: usize = 4096;
 
 cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32], out: &mut [f32]) -> () = silu_mul_generic);
 
