@@ -594,30 +594,35 @@ fn rows_kquants_avx2_inner(
 /// batched path), the rest as with AVX2.
 #[cfg(target_arch = "x86_64")]
 fn rows_kquants_avx512(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: usize) {
-    let ActsView::Q8K(a, paths) = acts else {
-        return rows_kquants_avx2(w, acts, first, out, m);
-    };
     let k = w.cols / QK_K;
+    // SAFETY (both arms): only reached from the kernels `kernels()` picks after
+    // detecting AVX2, FMA and AVX-512 F, BW and VNNI; `Acts::quantize` made `m` rows of
+    // `k` blocks, and the weight rows `out` covers exist.
+    match (&w.blocks, acts) {
+        (Blocks::Q4K(w), ActsView::Q8K(a, paths)) => unsafe {
+            k_act_tiles(&KOperands { w, a, paths, k }, first, out, m)
+        },
+        (Blocks::Q6K(w), ActsView::Q8K(a, paths)) => unsafe {
+            k_act_tiles(&KOperands { w, a, paths, k }, first, out, m)
+        },
+        _ => rows_kquants_avx2(w, acts, first, out, m),
+    }
+}
+
+/// All activation rows, four at a time, against the weight rows `out` covers.
+///
+/// # Safety
+/// As for [`k_act_tile`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn k_act_tiles<B: KTiles>(ops: &KOperands<'_, B>, first: usize, out: &mut [f32], m: usize) {
     for i0 in (0..m).step_by(4) {
-        // SAFETY (each arm): only reached from the kernels `kernels()` picks after
-        // detecting AVX2, FMA and AVX-512 F, BW and VNNI; `Acts::quantize` made `m`
-        // rows of `k` blocks, and the weight rows `out` covers exist.
+        // SAFETY (each arm): passed on from the caller.
         unsafe {
-            match (&w.blocks, m - i0) {
-                (Blocks::Q4K(w), n) => match n {
-                    1 => k_act_tile::<_, 1>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    2 => k_act_tile::<_, 2>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    3 => k_act_tile::<_, 3>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    _ => k_act_tile::<_, 4>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                },
-                (Blocks::Q6K(w), n) => match n {
-                    1 => k_act_tile::<_, 1>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    2 => k_act_tile::<_, 2>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    3 => k_act_tile::<_, 3>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                    _ => k_act_tile::<_, 4>(&KOperands { w, a, paths, k }, first, out, m, i0),
-                },
-                // The 32-value formats have their tile kernels; this arm is never taken.
-                _ => return rows_portable(w, acts, first, out, m),
+            match m - i0 {
+                1 => k_act_tile::<_, 1>(ops, first, out, m, i0),
+                2 => k_act_tile::<_, 2>(ops, first, out, m, i0),
+                3 => k_act_tile::<_, 3>(ops, first, out, m, i0),
+                _ => k_act_tile::<_, 4>(ops, first, out, m, i0),
             }
         }
     }
