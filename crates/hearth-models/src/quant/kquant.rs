@@ -81,7 +81,7 @@ fn quantize_row_k_generic(x: &[f32], out: &mut [KActBlock], prefer_positive: boo
         // first value that has it: a search the compiler can vectorize, with the same
         // answer as one pass that keeps the first strictly larger magnitude.
         let mut lanes = [0f32; 8];
-        for chunk in xs.chunks_exact(8) {
+        for chunk in xs.chunks(8) {
             for (lane, &v) in lanes.iter_mut().zip(chunk) {
                 let a = v.abs();
                 *lane = if a > *lane { a } else { *lane };
@@ -94,11 +94,11 @@ fn quantize_row_k_generic(x: &[f32], out: &mut [KActBlock], prefer_positive: boo
             *block = KActBlock::default();
             continue;
         }
-        let first = xs.iter().copied().find(|v| v.abs() == amax);
-        let max = match first {
-            Some(_) if prefer_positive && xs.contains(&amax) => amax,
-            Some(v) => v,
-            None => amax,
+        let max = if prefer_positive && xs.contains(&amax) {
+            amax
+        } else {
+            // `amax` is the magnitude of some value of `xs`, so the search finds one.
+            xs.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax)
         };
         let iscale = -127.0 / max;
         for (q, &v) in block.qs.iter_mut().zip(xs) {
