@@ -37,6 +37,19 @@ pub(crate) fn has_f16c() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-512 F (with the AVX2 and FMA its code paths also use).
+pub(crate) fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| has_fma() && std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Defines `$name` running `$generic` (an `#[inline(always)]` function) compiled
 /// with AVX2+FMA when the CPU has them, portably otherwise.
 macro_rules! fma_dispatch {

@@ -79,8 +79,17 @@ fn gelu_exact(x: f32) -> f32 {
 /// llama.cpp's rows span its whole padded cache view, a multiple of 16 cells whose
 /// tail is masked to zero; so every value here goes through the vector `expf`, and a
 /// short last group is summed as if padded with zeros.
-#[inline(always)]
 pub(crate) fn softmax(row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx512f() {
+        // SAFETY: the CPU was just found to support AVX-512 F, AVX2 and FMA.
+        return unsafe { avx512::softmax(row) };
+    }
+    softmax_portable(row)
+}
+
+#[inline(always)]
+pub(crate) fn softmax_portable(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
     for chunk in row.chunks_mut(16) {
@@ -103,8 +112,129 @@ pub(crate) fn reduce_16(v: &[f32; 16]) -> f32 {
     (t6[0] + t6[2]) + (t6[1] + t6[3])
 }
 
+/// Sixteen lanes at a time, with the same bits as the scalar functions above.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// [`super::expf`] of sixteen values: the same polynomial and rounding, and
+    /// `_mm512_scalef_ps`, which [`super::scalef`] copies.
+    #[target_feature(enable = "avx512f")]
+    fn expf(x: __m512) -> __m512 {
+        let c = |bits: u32| _mm512_set1_ps(f32::from_bits(bits));
+        let r = c(0x4B40_0000);
+        let z = _mm512_fmadd_ps(x, c(0x3FB8_AA3B), r);
+        let n = _mm512_sub_ps(z, r);
+        let minus_n = _mm512_castsi512_ps(_mm512_xor_si512(
+            _mm512_castps_si512(n),
+            _mm512_set1_epi32(i32::MIN),
+        ));
+        let b = _mm512_fmadd_ps(
+            minus_n,
+            c(0x35BF_BE8E),
+            _mm512_fmadd_ps(minus_n, c(0x3F31_7200), x),
+        );
+        let u = _mm512_mul_ps(b, b);
+        let p_hi = _mm512_fmadd_ps(c(0x3C07_2010), b, c(0x3D2B_9F17));
+        let p_lo = _mm512_fmadd_ps(c(0x3E2A_AF33), b, c(0x3EFF_FEDB));
+        let p_one = _mm512_fmadd_ps(c(0x3F7F_FFF6), b, _mm512_set1_ps(1.0));
+        let j = _mm512_fmadd_ps(_mm512_fmadd_ps(p_hi, u, p_lo), u, p_one);
+        // Out of range (or NaN): infinity above zero, zero otherwise.
+        let in_range = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_abs_ps(n), _mm512_set1_ps(192.0));
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_setzero_ps());
+        let beyond = _mm512_maskz_mov_ps(positive, _mm512_set1_ps(f32::INFINITY));
+        _mm512_mask_blend_ps(in_range, beyond, _mm512_scalef_ps(j, n))
+    }
+
+    /// [`super::softmax_portable`], sixteen exponentials per instruction and sixteen
+    /// group sums per reduction.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F, AVX2 and FMA.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(crate) unsafe fn softmax(row: &mut [f32]) {
+        let mask = |len: usize| _cvtu32_mask16((1u32 << len.min(16)) - 1);
+        let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+        for chunk in row.chunks(16) {
+            // SAFETY: the mask covers `chunk`'s values only.
+            let x = unsafe { _mm512_mask_loadu_ps(max, mask(chunk.len()), chunk.as_ptr()) };
+            // NaN in `x` keeps the running maximum, as `f32::max` does.
+            max = _mm512_max_ps(x, max);
+        }
+        let mut lanes = [0f32; 16];
+        // SAFETY: sixteen floats.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), max) };
+        let max = _mm512_set1_ps(lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        let mut sum = 0f64;
+        for group in row.chunks_mut(16 * 16) {
+            let mut sums = [_mm512_setzero_ps(); 16];
+            let chunks = group.len().div_ceil(16);
+            for (chunk, s) in group.chunks_mut(16).zip(&mut sums) {
+                let m = mask(chunk.len());
+                // SAFETY: the mask covers `chunk`'s values only.
+                unsafe {
+                    let e = expf(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, chunk.as_ptr()), max));
+                    _mm512_mask_storeu_ps(chunk.as_mut_ptr(), m, e);
+                    // A short last group adds zeros, as llama.cpp's padded row does.
+                    *s = _mm512_maskz_mov_ps(m, e);
+                }
+            }
+            // SAFETY: sixteen floats.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), reduce_each(sums)) };
+            for &s in &lanes[..chunks] {
+                sum += s as f64;
+            }
+        }
+        let scale = (1.0 / sum) as f32;
+        row.iter_mut().for_each(|x| *x *= scale);
+    }
+
+    /// Lane `j` of the result is `v[j]` reduced as `_mm512_reduce_add_ps` reduces it:
+    /// halves added (lanes `l` and `l + 8`), then quarters (`l`, `l + 4`), then
+    /// `(t0 + t2) + (t1 + t3)`. Each level adds the same pairs for two registers at
+    /// once, gathered by shuffles.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) fn reduce_each(v: [__m512; 16]) -> __m512 {
+        // Register p: v[2p]'s eight half sums, then v[2p + 1]'s.
+        let halves: [__m512; 8] = std::array::from_fn(|p| {
+            let (x, y) = (v[2 * p], v[2 * p + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x44>(x, y),
+                _mm512_shuffle_f32x4::<0xEE>(x, y),
+            )
+        });
+        // Register q, 128-bit lane k: v[4q + k]'s four quarter sums.
+        let quarters: [__m512; 4] = std::array::from_fn(|q| {
+            let (x, y) = (halves[2 * q], halves[2 * q + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x88>(x, y),
+                _mm512_shuffle_f32x4::<0xDD>(x, y),
+            )
+        });
+        // Register r, lane k: (t0 + t2, t1 + t3) of v[8r + k], then of v[8r + 4 + k].
+        let pairs: [__m512; 2] = std::array::from_fn(|r| {
+            let (x, y) = (quarters[2 * r], quarters[2 * r + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0x44>(x, y),
+                _mm512_shuffle_ps::<0xEE>(x, y),
+            )
+        });
+        // Lane 4k + e: the sum of v[4e + k].
+        let (x, y) = (pairs[0], pairs[1]);
+        let sums = _mm512_add_ps(
+            _mm512_shuffle_ps::<0x88>(x, y),
+            _mm512_shuffle_ps::<0xDD>(x, y),
+        );
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        _mm512_permutexvar_ps(order, sums)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
     use super::*;
 
     #[test]
@@ -149,5 +279,57 @@ mod tests {
         assert_eq!(row[5], 0.0);
         let sum: f32 = row.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_softmax_equals_the_scalar_one_bit_for_bit() {
+        if !crate::cpu::has_avx512f() {
+            return;
+        }
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32
+        };
+        for len in [1, 5, 16, 17, 100, 255, 256, 257, 600] {
+            // Wide spreads reach subnormal exponentials, then the cut-off to zero.
+            for spread in [1.0, 30.0, 120.0, 500.0] {
+                let mut row: Vec<f32> = (0..len).map(|_| (next() - 0.5) * spread).collect();
+                row[len / 3] = f32::NEG_INFINITY;
+                let mut want = row.clone();
+                softmax_portable(&mut want);
+                // SAFETY: AVX-512 F was just detected (with the AVX2 and FMA it implies here).
+                unsafe { avx512::softmax(&mut row) };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&row), bits(&want), "{len} {spread}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_sixteen_way_reduction_adds_as_reduce_16_does() {
+        if !crate::cpu::has_avx512f() {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        // Magnitudes far apart, so that any other order of additions rounds differently.
+        let v: [[f32; 16]; 16] = std::array::from_fn(|_| {
+            std::array::from_fn(|_| {
+                rng.random_range(-1.0..1.0) * 10f32.powi(rng.random_range(-6..7))
+            })
+        });
+        // SAFETY: AVX-512 F was just detected; each row holds sixteen floats.
+        let got: [f32; 16] = unsafe {
+            use std::arch::x86_64::*;
+            let regs = v.map(|row| _mm512_loadu_ps(row.as_ptr()));
+            let mut out = [0f32; 16];
+            _mm512_storeu_ps(out.as_mut_ptr(), avx512::reduce_each(regs));
+            out
+        };
+        for (j, row) in v.iter().enumerate() {
+            assert_eq!(got[j].to_bits(), reduce_16(row).to_bits(), "row {j}");
+        }
     }
 }

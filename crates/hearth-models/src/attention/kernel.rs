@@ -11,6 +11,7 @@
 //! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
 //! step of `vec_dot_f16`, with the same result (the cached values being finite).
 
+use super::dots::{Mat, dot16_each, vec_dot_f16_each};
 use super::f16c::{round_through_f16, widen};
 use super::{Heads, Params, Seq};
 use crate::kv_cache::CELL_GROUP;
@@ -60,37 +61,40 @@ pub(crate) fn kv_head_rows(
             dst,
         );
     }
-    scratch.probs.resize(stride, 0.0);
+    scratch
+        .probs
+        .resize(ROW_BLOCK.min(n_rows) * group * stride, 0.0);
     let mut out = vec![0f32; group * n_rows * head_dim];
-    for (g, out) in out.chunks_exact_mut(n_rows * head_dim).enumerate() {
-        let rows = Rows {
-            keys: &scratch.keys,
-            values_t: &scratch.values_t,
-            stride,
-            q: q_rows,
-            q_offset: (kv * group + g) * head_dim,
-            q_width: n_heads * head_dim,
-            head_dim,
-            position: seq.start + first,
-            single: seq.n == 1,
-            scale: p.scale,
-            window: p.window,
-        };
-        rows_of_head(&rows, &mut scratch.probs, out);
-    }
+    let rows = Rows {
+        keys: &scratch.keys,
+        values_t: &scratch.values_t,
+        stride,
+        q: q_rows,
+        q_offset: kv * group * head_dim,
+        q_width: n_heads * head_dim,
+        group,
+        head_dim,
+        position: seq.start + first,
+        single: seq.n == 1,
+        scale: p.scale,
+        window: p.window,
+    };
+    rows_of_heads(&rows, &mut scratch.probs, &mut out);
     out
 }
 
-/// Inputs of [`rows_of_head`].
+/// Inputs of [`rows_of_heads`].
 pub(crate) struct Rows<'a> {
     pub keys: &'a [f32],
     pub values_t: &'a [f32],
     /// Row length of `values_t`, a multiple of 64 covering every visible key.
     pub stride: usize,
     pub q: &'a [f32],
-    /// Where this head's query starts in each row of `q`, and the row length.
+    /// Where the first head's query starts in each row of `q`, and the row length.
     pub q_offset: usize,
     pub q_width: usize,
+    /// Query heads, side by side in each row of `q`, sharing the keys and values.
+    pub group: usize,
     pub head_dim: usize,
     /// Position of the first row.
     pub position: usize,
@@ -101,253 +105,109 @@ pub(crate) struct Rows<'a> {
     pub window: usize,
 }
 
-cpu::fma_dispatch!(pub(crate) fn rows_of_head(r: &Rows, probs: &mut [f32], out: &mut [f32]) -> () = rows_generic);
+cpu::fma_dispatch!(pub(crate) fn rows_of_heads(r: &Rows, probs: &mut [f32], out: &mut [f32]) -> () = rows_generic);
 
+/// Rows whose attention weights are computed together, so that each piece of the keys
+/// and values is brought into the core's cache once for all of them.
+const ROW_BLOCK: usize = 8;
+/// Floats of keys or values worked on at a time by a block of rows: two thirds of a
+/// 48 KB L1 data cache.
+const CACHED_FLOATS: usize = 8 * 1024;
+
+/// Every head of every row: `probs` holds [`ROW_BLOCK`] rows of `group` rows of
+/// `stride` weights, `out` is `(group, rows, head_dim)`. The heads of a row see the
+/// same keys, so each key and value is read once for all of them; a block of rows
+/// walks the keys, then the values, a cache-sized piece at a time.
 #[inline(always)]
 fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
     let hd = r.head_dim;
-    for (i, o) in out.chunks_exact_mut(hd).enumerate() {
-        let qi = &r.q[i * r.q_width + r.q_offset..][..hd];
-        let visible = r.position + i + 1;
-        let first_visible = (visible - 1).saturating_sub(r.window - 1);
-        let scores = &mut probs[..visible];
-        scores[..first_visible].fill(f32::NEG_INFINITY);
-        let keys = &r.keys[first_visible * hd..visible * hd];
-        let scores_seen = &mut scores[first_visible..];
-        if r.single {
-            for (s, kj) in scores_seen.iter_mut().zip(keys.chunks_exact(hd)) {
-                *s = vec_dot_f16(kj, qi) * r.scale;
-            }
-        } else {
-            // Four keys at a time: one key's sixteen lanes are only two dependency
-            // chains, which would leave the core waiting on each multiply-add.
-            let mut quads = scores_seen.chunks_exact_mut(4);
-            let mut key_quads = keys.chunks_exact(4 * hd);
-            for (s, k4) in (&mut quads).zip(&mut key_quads) {
-                let k4: [&[f32]; 4] = std::array::from_fn(|j| &k4[j * hd..][..hd]);
-                for (s, dot) in s.iter_mut().zip(dot16_x4(k4, qi)) {
-                    *s = dot * r.scale;
-                }
-            }
-            let rest = key_quads.remainder().chunks_exact(hd);
-            for (s, kj) in quads.into_remainder().iter_mut().zip(rest) {
-                *s = dot16(kj, qi) * r.scale;
-            }
-        }
-        ggml_math::softmax(scores);
-        // Attention weights meet the f16 values as f16.
-        round_through_f16(scores);
-        let len = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
-        probs[visible..len].fill(0.0);
-        for (c, o) in o.iter_mut().enumerate() {
-            *o = vec_dot_f16(&r.values_t[c * r.stride..][..len], &probs[..len]);
-        }
-    }
-}
-
-/// `Σ aᵢ·bᵢ` accumulated in 16 lanes with fused multiply-adds (lane `l` takes
-/// elements `l, l + 16, …`), then reduced as `_mm512_reduce_add_ps` does; a length
-/// that is not a multiple of 16 is padded with zeros.
-#[inline(always)]
-pub(crate) fn dot16(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if cpu::has_fma() {
-        // SAFETY: the CPU was just found to support AVX2 and FMA.
-        return unsafe { avx2::dot16(a, b) };
-    }
-    dot16_portable(a, b)
-}
-
-/// [`dot16`] of four vectors `a[j]` with the same `b`, each bit for bit as alone.
-#[inline(always)]
-pub(crate) fn dot16_x4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
-    #[cfg(target_arch = "x86_64")]
-    if cpu::has_fma() {
-        // SAFETY: the CPU was just found to support AVX2 and FMA.
-        return unsafe { avx2::dot16_x4(a, b) };
-    }
-    a.map(|a| dot16_portable(a, b))
-}
-
-#[inline(always)]
-pub(crate) fn dot16_portable(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..16 {
-            lanes[l] = x[l].mul_add(y[l], lanes[l]);
-        }
-    }
-    for (l, (&x, &y)) in ra.iter().zip(rb).enumerate() {
-        lanes[l] = x.mul_add(y, lanes[l]);
-    }
-    ggml_math::reduce_16(&lanes)
-}
-
-/// `Σ aᵢ·bᵢ` as `ggml_vec_dot_f16` computes it with AVX-512: four accumulators of 16
-/// fused lanes over steps of 64, summed pairwise, reduced, then the remainder added
-/// in f64.
-#[inline(always)]
-pub(crate) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if cpu::has_fma() {
-        // SAFETY: the CPU was just found to support AVX2 and FMA.
-        return unsafe { avx2::vec_dot_f16(a, b) };
-    }
-    vec_dot_f16_portable(a, b)
-}
-
-#[inline(always)]
-pub(crate) fn vec_dot_f16_portable(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let np = n & !63;
-    let mut acc = [[0f32; 16]; 4];
-    for (ca, cb) in a[..np].chunks_exact(64).zip(b[..np].chunks_exact(64)) {
-        for (j, lanes) in acc.iter_mut().enumerate() {
-            for (l, lane) in lanes.iter_mut().enumerate() {
-                let k = 16 * j + l;
-                *lane = ca[k].mul_add(cb[k], *lane);
-            }
-        }
-    }
-    let x02: [f32; 16] = std::array::from_fn(|l| acc[0][l] + acc[2][l]);
-    let x13: [f32; 16] = std::array::from_fn(|l| acc[1][l] + acc[3][l]);
-    let x: [f32; 16] = std::array::from_fn(|l| x02[l] + x13[l]);
-    let mut sum = ggml_math::reduce_16(&x) as f64;
-    for k in np..n {
-        sum += (a[k] * b[k]) as f64;
-    }
-    sum as f32
-}
-
-/// The same dot products with explicit AVX2 vectors: each 16-lane accumulator is two
-/// 8-lane registers, every lane sees the same fused multiply-adds in the same order,
-/// and the reductions are the portable ones, so the bits are the same.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    use crate::ggml_math;
-
-    #[target_feature(enable = "avx2,fma")]
-    fn store16(lo: __m256, hi: __m256) -> [f32; 16] {
-        let mut out = [0f32; 16];
-        let (first, second) = out.split_at_mut(8);
-        // SAFETY: each half holds exactly 8 floats.
-        unsafe {
-            _mm256_storeu_ps(first.as_mut_ptr(), lo);
-            _mm256_storeu_ps(second.as_mut_ptr(), hi);
-        }
-        out
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dot16(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let full = n & !15;
-        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        for i in (0..full).step_by(16) {
-            // SAFETY: `i + 16 <= full <= n`, within both slices.
-            unsafe {
-                let (pa, pb) = (a.as_ptr().add(i), b.as_ptr().add(i));
-                lo = _mm256_fmadd_ps(_mm256_loadu_ps(pa), _mm256_loadu_ps(pb), lo);
-                hi = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(8)), _mm256_loadu_ps(pb.add(8)), hi);
-            }
-        }
-        let mut lanes = store16(lo, hi);
-        for (l, k) in (full..n).enumerate() {
-            lanes[l] = a[k].mul_add(b[k], lanes[l]);
-        }
-        ggml_math::reduce_16(&lanes)
-    }
-
-    /// [`dot16`] for four `a` of `b`'s length at once: eight independent chains.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn dot16_x4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
-        let n = a.iter().map(|a| a.len()).fold(b.len(), usize::min);
-        let full = n & !15;
-        let (mut lo, mut hi) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
-        for i in (0..full).step_by(16) {
-            // SAFETY: `i + 16 <= full <= n`, within every slice.
-            unsafe {
-                let pb = b.as_ptr().add(i);
-                let (b_lo, b_hi) = (_mm256_loadu_ps(pb), _mm256_loadu_ps(pb.add(8)));
-                for j in 0..4 {
-                    let pa = a[j].as_ptr().add(i);
-                    lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps(pa), b_lo, lo[j]);
-                    hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(8)), b_hi, hi[j]);
+    let n_rows = out.len() / (r.group * hd);
+    let per_row = r.group * r.stride;
+    // A single row reads each key and value once anyway.
+    let cached = if n_rows == 1 {
+        usize::MAX
+    } else {
+        CACHED_FLOATS
+    };
+    let key_chunk = (cached / hd).max(16) / 16 * 16;
+    for i0 in (0..n_rows).step_by(ROW_BLOCK) {
+        let block = i0..n_rows.min(i0 + ROW_BLOCK);
+        let visible = |i: usize| r.position + i + 1;
+        let first_visible = |i: usize| (visible(i) - 1).saturating_sub(r.window - 1);
+        let weights_of = |i: usize| (i - i0) * per_row..(i - i0 + 1) * per_row;
+        for k0 in (0..visible(block.end - 1)).step_by(key_chunk) {
+            for i in block.clone() {
+                let (lo, hi) = (first_visible(i).max(k0), visible(i).min(k0 + key_chunk));
+                if lo < hi {
+                    scores(r, i, lo..hi, &mut probs[weights_of(i)][lo..]);
                 }
             }
         }
-        std::array::from_fn(|j| {
-            let mut lanes = store16(lo[j], hi[j]);
-            for (l, k) in (full..n).enumerate() {
-                lanes[l] = a[j][k].mul_add(b[k], lanes[l]);
-            }
-            ggml_math::reduce_16(&lanes)
-        })
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn vec_dot_f16(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let np = n & !63;
-        let mut acc = [_mm256_setzero_ps(); 8];
-        for i in (0..np).step_by(64) {
-            for (r, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: `i + 64 <= np <= n`, within both slices.
-                unsafe {
-                    let (pa, pb) = (a.as_ptr().add(i + 8 * r), b.as_ptr().add(i + 8 * r));
-                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa), _mm256_loadu_ps(pb), *acc);
-                }
+        for i in block.clone() {
+            for weights in probs[weights_of(i)].chunks_exact_mut(r.stride) {
+                to_weights(r, first_visible(i), visible(i), weights);
             }
         }
-        // Registers 2j and 2j+1 are the low and high halves of accumulator j.
-        let x02 = (_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[1], acc[5]));
-        let x13 = (_mm256_add_ps(acc[2], acc[6]), _mm256_add_ps(acc[3], acc[7]));
-        let x = store16(_mm256_add_ps(x02.0, x13.0), _mm256_add_ps(x02.1, x13.1));
-        let mut sum = ggml_math::reduce_16(&x) as f64;
-        for k in np..n {
-            sum += (a[k] * b[k]) as f64;
+        let longest = visible(block.end - 1).div_ceil(CELL_GROUP) * CELL_GROUP;
+        let dim_chunk = (cached / longest).clamp(4, hd.max(4)) / 4 * 4;
+        for c0 in (0..hd).step_by(dim_chunk) {
+            for i in block.clone() {
+                let len = visible(i).div_ceil(CELL_GROUP) * CELL_GROUP;
+                let values = Mat {
+                    data: &r.values_t[c0 * r.stride..],
+                    stride: r.stride,
+                    count: dim_chunk.min(hd - c0),
+                    len,
+                };
+                let weights = Mat {
+                    data: &probs[weights_of(i)],
+                    stride: r.stride,
+                    count: r.group,
+                    len,
+                };
+                vec_dot_f16_each(values, weights, &mut out[i * hd + c0..], n_rows * hd);
+            }
         }
-        sum as f32
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    use super::*;
-
-    #[test]
-    fn vector_dot_products_equal_the_portable_ones_bit_for_bit() {
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for n in [1, 15, 16, 17, 63, 64, 65, 80, 128, 200, 256, 513] {
-            let a: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
-            let b: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
-            assert_eq!(
-                dot16(&a, &b).to_bits(),
-                dot16_portable(&a, &b).to_bits(),
-                "{n}"
-            );
-            assert_eq!(
-                vec_dot_f16(&a, &b).to_bits(),
-                vec_dot_f16_portable(&a, &b).to_bits(),
-                "{n}"
-            );
-            let others: Vec<Vec<f32>> = (0..3)
-                .map(|_| (0..n).map(|_| rng.random_range(-3.0..3.0)).collect())
-                .collect();
-            let four = [&a[..], &others[0], &others[1], &others[2]];
-            let together = dot16_x4(four, &b).map(f32::to_bits);
-            assert_eq!(
-                together,
-                four.map(|a| dot16_portable(a, &b).to_bits()),
-                "{n}"
-            );
-        }
+/// Row `i`'s scores of every head for the keys `keys`, into `out` (`group` rows of
+/// `stride`, starting at the first key).
+#[inline(always)]
+fn scores(r: &Rows, i: usize, keys: std::ops::Range<usize>, out: &mut [f32]) {
+    let hd = r.head_dim;
+    let k = Mat {
+        data: &r.keys[keys.start * hd..],
+        stride: hd,
+        count: keys.len(),
+        len: hd,
+    };
+    let q = Mat {
+        data: &r.q[i * r.q_width + r.q_offset..],
+        stride: hd,
+        count: r.group,
+        len: hd,
+    };
+    // llama.cpp takes a single decoding row through its vector dot product, and
+    // prompt chunks through its 16-lane matrix kernel.
+    if r.single {
+        vec_dot_f16_each(k, q, out, r.stride);
+    } else {
+        dot16_each(k, q, out, r.stride);
     }
+}
+
+/// Turns one head's scores of keys `first_visible..visible` into attention weights,
+/// zero up to the next 64 keys.
+#[inline(always)]
+fn to_weights(r: &Rows, first_visible: usize, visible: usize, weights: &mut [f32]) {
+    weights[..first_visible].fill(f32::NEG_INFINITY);
+    let scores = &mut weights[..visible];
+    scores[first_visible..]
+        .iter_mut()
+        .for_each(|s| *s *= r.scale);
+    ggml_math::softmax(scores);
+    // Attention weights meet the f16 values as f16.
+    round_through_f16(scores);
+    weights[visible..visible.div_ceil(CELL_GROUP) * CELL_GROUP].fill(0.0);
 }

@@ -7,6 +7,7 @@
 //! reads from f16 to f32 once (exactly: every f16 is an f32) and runs [`kernel`]'s
 //! llama.cpp arithmetic on them.
 
+mod dots;
 mod f16c;
 mod kernel;
 

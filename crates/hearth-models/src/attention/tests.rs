@@ -2,7 +2,7 @@ use half::f16;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::kernel::{dot16_portable as dot16, vec_dot_f16_portable as vec_dot_f16};
+use super::dots::{dot16_portable as dot16, vec_dot_f16_portable as vec_dot_f16};
 use super::*;
 use crate::ggml_math;
 use crate::kv_cache::CacheShape;
@@ -68,7 +68,7 @@ fn plain(c: &Case, h: Heads, scale: f32, window: usize) -> Vec<f32> {
             }
             let first_visible = (visible - 1).saturating_sub(window - 1);
             probs[..first_visible].fill(f32::NEG_INFINITY);
-            ggml_math::softmax(&mut probs[..visible]);
+            ggml_math::softmax_portable(&mut probs[..visible]);
             for p in &mut probs[..visible] {
                 *p = f16::from_f32(*p).to_f32();
             }
@@ -159,6 +159,37 @@ fn batched_attention_equals_the_plain_version_bit_for_bit() -> Result<()> {
         for c in &cases {
             want.extend(plain(c, h, scale, window));
         }
+        assert_same_bits(&got, &want);
+    }
+    // Groups of four and seven query heads per key/value head (Gemma 3's, Qwen2.5's),
+    // one of them with Gemma 3's head size.
+    for (h, window) in [
+        (
+            Heads {
+                n_heads: 4,
+                n_kv_heads: 1,
+                head_dim: 256,
+            },
+            50,
+        ),
+        (
+            Heads {
+                n_heads: 14,
+                n_kv_heads: 2,
+                head_dim: 64,
+            },
+            usize::MAX,
+        ),
+    ] {
+        let cases: Vec<Case> = [(21, 200), (1, 150)]
+            .iter()
+            .map(|&(n, total)| random_case(&mut rng, h, n, total))
+            .collect();
+        let got = batched(&cases, h, 0.0625, window)?;
+        let want: Vec<f32> = cases
+            .iter()
+            .flat_map(|c| plain(c, h, 0.0625, window))
+            .collect();
         assert_same_bits(&got, &want);
     }
     let odd = Heads {
