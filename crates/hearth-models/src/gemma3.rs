@@ -237,7 +237,16 @@ fn head_norm(x: &Tensor, weight: &Tensor, cfg: &Gemma3Config) -> Result<Tensor> 
     Ok(rms_norm(&per_head, weight, cfg.rms_eps)?.reshape((rows, width))?)
 }
 
-cpu::fma_dispatch!(fn gelu_mul(g: &[f32], u: &[f32], out: &mut [f32]) -> () = gelu_mul_generic);
+fn gelu_mul(g: &[f32], u: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_avx512f() {
+        // SAFETY: the CPU was just found to support AVX-512 F.
+        return unsafe { ggml_math::avx512::gelu_mul(g, u, out) };
+    }
+    gelu_mul_scalar(g, u, out)
+}
+
+cpu::fma_dispatch!(fn gelu_mul_scalar(g: &[f32], u: &[f32], out: &mut [f32]) -> () = gelu_mul_generic);
 
 #[inline(always)]
 fn gelu_mul_generic(g: &[f32], u: &[f32], out: &mut [f32]) {

@@ -48,22 +48,26 @@ pub(crate) fn silu(x: f32) -> f32 {
 /// GELU (tanh form) as ggml computes it on the CPU: looked up in a table of every f16
 /// input, holding f16 results; inputs beyond ±10 are cut off.
 pub(crate) fn gelu(x: f32) -> f32 {
-    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
     if x <= -10.0 {
         return 0.0;
     }
     if x >= 10.0 {
         return x;
     }
-    let table = TABLE.get_or_init(|| {
+    gelu_table()[half::f16::from_f32(x).to_bits() as usize]
+}
+
+/// GELU of every f16 (indexed by its bits), rounded to f16.
+fn gelu_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
         (0..=u16::MAX)
             .map(|bits| {
                 let v = half::f16::from_bits(bits).to_f32();
                 half::f16::from_f32(gelu_exact(v)).to_f32()
             })
             .collect()
-    });
-    table[half::f16::from_f32(x).to_bits() as usize]
+    })
 }
 
 fn gelu_exact(x: f32) -> f32 {
@@ -146,6 +150,59 @@ pub(crate) mod avx512 {
         _mm512_mask_blend_ps(in_range, beyond, _mm512_scalef_ps(j, n))
     }
 
+    /// Lanes `0..len` set.
+    #[target_feature(enable = "avx512f")]
+    fn first(len: usize) -> __mmask16 {
+        _cvtu32_mask16((1u32 << len.min(16)) - 1)
+    }
+
+    /// `out[i] = op(g[i]) · u[i]`, sixteen at a time.
+    #[target_feature(enable = "avx512f")]
+    fn gated(g: &[f32], u: &[f32], out: &mut [f32], op: impl Fn(__m512) -> __m512) {
+        let n = out.len().min(g.len()).min(u.len());
+        for i in (0..n).step_by(16) {
+            let m = first(n - i);
+            // SAFETY: the mask covers values below `n`, within all three slices.
+            unsafe {
+                let x = _mm512_maskz_loadu_ps(m, g.as_ptr().add(i));
+                let y = _mm512_maskz_loadu_ps(m, u.as_ptr().add(i));
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), m, _mm512_mul_ps(op(x), y));
+            }
+        }
+    }
+
+    /// `out[i] = silu(g[i]) · u[i]` with [`super::silu`]'s bits.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn silu_mul(g: &[f32], u: &[f32], out: &mut [f32]) {
+        gated(g, u, out, |x| {
+            let e = expf(_mm512_sub_ps(_mm512_setzero_ps(), x));
+            _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0), e))
+        })
+    }
+
+    /// `out[i] = gelu(g[i]) · u[i]` with [`super::gelu`]'s bits: the table looked up
+    /// sixteen lanes at a time.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn gelu_mul(g: &[f32], u: &[f32], out: &mut [f32]) {
+        let table = super::gelu_table();
+        gated(g, u, out, |x| {
+            let bits = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
+            let index = _mm512_cvtepu16_epi32(bits);
+            // SAFETY: every 16-bit index lies in the 65,536-entry table.
+            let looked_up = unsafe { _mm512_i32gather_ps::<4>(index, table.as_ptr().cast()) };
+            let low = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, _mm512_set1_ps(-10.0));
+            let high = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(10.0));
+            let v = _mm512_mask_blend_ps(high, looked_up, x);
+            _mm512_mask_blend_ps(low, v, _mm512_setzero_ps())
+        })
+    }
+
     /// [`super::softmax_portable`], sixteen exponentials per instruction and sixteen
     /// group sums per reduction.
     ///
@@ -153,7 +210,7 @@ pub(crate) mod avx512 {
     /// The CPU must support AVX-512 F, AVX2 and FMA.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub(crate) unsafe fn softmax(row: &mut [f32]) {
-        let mask = |len: usize| _cvtu32_mask16((1u32 << len.min(16)) - 1);
+        let mask = first;
         let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
         for chunk in row.chunks(16) {
             // SAFETY: the mask covers `chunk`'s values only.
@@ -330,6 +387,35 @@ mod tests {
         };
         for (j, row) in v.iter().enumerate() {
             assert_eq!(got[j].to_bits(), reduce_16(row).to_bits(), "row {j}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_silu_and_gelu_equal_the_scalar_ones_bit_for_bit() {
+        if !crate::cpu::has_avx512f() {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(14);
+        for n in [1, 15, 16, 17, 100, 1000] {
+            let g: Vec<f32> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => rng.random_range(-200.0..200.0),
+                    1 => [-10.0, 10.0, -9.999, 9.999, 0.0, -0.0, 88.7][i % 7],
+                    _ => rng.random_range(-12.0..12.0),
+                })
+                .collect();
+            let u: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let mut got = vec![0f32; n];
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            // SAFETY: AVX-512 F was just detected.
+            unsafe { avx512::silu_mul(&g, &u, &mut got) };
+            let want: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| silu(g) * u).collect();
+            assert_eq!(bits(&got), bits(&want), "silu {n}");
+            // SAFETY: as above.
+            unsafe { avx512::gelu_mul(&g, &u, &mut got) };
+            let want: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| gelu(g) * u).collect();
+            assert_eq!(bits(&got), bits(&want), "gelu {n}");
         }
     }
 }

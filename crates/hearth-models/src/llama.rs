@@ -339,7 +339,16 @@ pub(crate) fn gated(
 /// Values per task of an elementwise step.
 const ELEMENTWISE_TASK: usize = 4096;
 
-cpu::fma_dispatch!(fn silu_mul(g: &[f32], u: &[f32], out: &mut [f32]) -> () = silu_mul_generic);
+fn silu_mul(g: &[f32], u: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_avx512f() {
+        // SAFETY: the CPU was just found to support AVX-512 F.
+        return unsafe { ggml_math::avx512::silu_mul(g, u, out) };
+    }
+    silu_mul_scalar(g, u, out)
+}
+
+cpu::fma_dispatch!(fn silu_mul_scalar(g: &[f32], u: &[f32], out: &mut [f32]) -> () = silu_mul_generic);
 
 #[inline(always)]
 fn silu_mul_generic(g: &[f32], u: &[f32], out: &mut [f32]) {
