@@ -290,12 +290,19 @@ impl QMatrix {
         }
         // Transposed one activation row per task: the team would otherwise wait for the
         // leader to do it alone.
-        let mut y = vec![0f32; m * self.rows];
-        for_each_chunk_mut(&mut y, self.rows, |i, row| {
-            for (v, col) in row.iter_mut().zip(by_weight_row.chunks_exact(m)) {
-                *v = col[i];
-            }
-        });
+        let mut y = Vec::with_capacity(m * self.rows);
+        for_each_chunk_mut(
+            &mut y.spare_capacity_mut()[..m * self.rows],
+            self.rows,
+            |i, row| {
+                for (v, &x) in row.iter_mut().zip(by_weight_row.iter().skip(i).step_by(m)) {
+                    v.write(x);
+                }
+            },
+        );
+        // SAFETY: the tasks wrote every element of `y`'s `m · rows` (a panicking task
+        // is re-raised above, before this point).
+        unsafe { y.set_len(m * self.rows) };
         y
     }
 
@@ -304,8 +311,11 @@ impl QMatrix {
     /// own rows of `y`.
     fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
         let k = self.cols / self.blocks.len();
-        let mut y = vec![0f32; m * self.rows];
-        for_each_chunk_mut(&mut y, ACT_CHUNK * self.rows, |task, y| {
+        // Left unset: the tasks write every element, in parallel, instead of the leader
+        // zeroing megabytes alone first.
+        let mut y = Vec::with_capacity(m * self.rows);
+        let unset = &mut y.spare_capacity_mut()[..m * self.rows];
+        for_each_chunk_mut(unset, ACT_CHUNK * self.rows, |task, y| {
             let n = y.len() / self.rows;
             let acts = acts.rows(task * ACT_CHUNK..task * ACT_CHUNK + n, k);
             let mut part = [0f32; WEIGHT_GROUP * ACT_CHUNK];
@@ -316,12 +326,16 @@ impl QMatrix {
                 // Row by row: `y`'s rows lie a multiple of 4 KB apart for many shapes,
                 // and walking down a column would evict each line from its L1 set.
                 for (i, y) in y.chunks_exact_mut(self.rows).enumerate() {
-                    for (r, v) in y[first..first + group].iter_mut().enumerate() {
-                        *v = part[r * n + i];
+                    let column = part.iter().skip(i).step_by(n);
+                    for (v, &x) in y[first..first + group].iter_mut().zip(column) {
+                        v.write(x);
                     }
                 }
             }
         });
+        // SAFETY: every task wrote all its rows, across every group of weight rows (a
+        // panicking task is re-raised above, before this point).
+        unsafe { y.set_len(m * self.rows) };
         y
     }
 }
