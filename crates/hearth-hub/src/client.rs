@@ -5,6 +5,7 @@
 //! and `GET {endpoint}/{repo}/resolve/{rev}/{file}` downloads (usually a redirect to a
 //! CDN, which reqwest follows; it drops the token on cross-host redirects).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LINK, RANGE};
@@ -45,9 +46,10 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// The defaults, with `HF_ENDPOINT` and `HF_TOKEN` from the environment.
+    /// The defaults, with `HF_ENDPOINT` from the environment and the token the
+    /// Hugging Face tools use (see [`token_from`]).
     pub fn from_env() -> Self {
-        let var = |name| {
+        let var = |name: &str| {
             std::env::var(name)
                 .ok()
                 .filter(|v: &String| !v.trim().is_empty())
@@ -56,9 +58,36 @@ impl ClientConfig {
         if let Some(endpoint) = var("HF_ENDPOINT") {
             config.endpoint = endpoint.trim().trim_end_matches('/').to_string();
         }
-        config.token = var("HF_TOKEN").map(|t| t.trim().to_string());
+        config.token = token_from(var, |path| std::fs::read_to_string(path).ok());
         config
     }
+}
+
+/// The access token as `huggingface_hub` finds it: `HF_TOKEN`, else the file at
+/// `HF_TOKEN_PATH`, else `token` in `HF_HOME` (by default `$XDG_CACHE_HOME/huggingface`
+/// or `~/.cache/huggingface`), where `huggingface-cli login` saves it. `var` reads a
+/// non-empty environment variable, `read` a file.
+pub fn token_from(
+    var: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&Path) -> Option<String>,
+) -> Option<String> {
+    let non_empty = |t: String| Some(t.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(token) = var("HF_TOKEN") {
+        return non_empty(token);
+    }
+    let path = match var("HF_TOKEN_PATH") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let home = var("HF_HOME").map(PathBuf::from).or_else(|| {
+                let cache = var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))?;
+                Some(cache.join("huggingface"))
+            })?;
+            home.join("token")
+        }
+    };
+    read(&path).and_then(non_empty)
 }
 
 /// Exponential backoff for transient failures (5xx, resets, timeouts, stalls).
@@ -319,7 +348,50 @@ fn content_range_start(resp: &Response) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    /// [`token_from`] over the variables `vars` and the files `files`.
+    fn token(vars: &[(&str, &str)], files: &[(&str, &str)]) -> Option<String> {
+        let vars: HashMap<_, _> = vars.iter().copied().collect();
+        let files: HashMap<_, _> = files.iter().copied().collect();
+        token_from(
+            |name| vars.get(name).map(|v| v.to_string()),
+            |path| files.get(path.to_str()?).map(|t| t.to_string()),
+        )
+    }
+
+    #[test]
+    fn the_token_comes_from_the_variable_then_the_files_the_hub_tools_write() {
+        let saved = [("/h/.cache/huggingface/token", "hf_saved\n")];
+        assert_eq!(
+            token(&[("HF_TOKEN", " hf_env ")], &saved).as_deref(),
+            Some("hf_env")
+        );
+        assert_eq!(
+            token(&[("HOME", "/h")], &saved).as_deref(),
+            Some("hf_saved")
+        );
+        let xdg = [("/x/huggingface/token", "hf_xdg")];
+        let vars = [("HOME", "/h"), ("XDG_CACHE_HOME", "/x")];
+        assert_eq!(token(&vars, &xdg).as_deref(), Some("hf_xdg"));
+        let vars = [("HOME", "/h"), ("HF_HOME", "/hf")];
+        assert_eq!(
+            token(&vars, &[("/hf/token", "hf_home")]).as_deref(),
+            Some("hf_home")
+        );
+        let vars = [("HF_HOME", "/hf"), ("HF_TOKEN_PATH", "/t")];
+        let files = [("/hf/token", "hf_home"), ("/t", "hf_path")];
+        assert_eq!(token(&vars, &files).as_deref(), Some("hf_path"));
+        // No file, an empty one, or no home at all: no token.
+        assert_eq!(token(&[("HOME", "/h")], &[]), None);
+        assert_eq!(
+            token(&[("HOME", "/h")], &[("/h/.cache/huggingface/token", " \n")]),
+            None
+        );
+        assert_eq!(token(&[], &saved), None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
