@@ -93,22 +93,38 @@ impl Manifest {
     }
 }
 
-/// All manifests under `home`, sorted by name. A corrupt manifest is an error.
+/// All manifests under `home` that can be read, sorted by name. Each one that cannot
+/// (corrupt, or unreadable) is left out with a warning in the log: one damaged file
+/// must not hide every other model.
 pub fn list(home: &HearthHome) -> Result<Vec<Manifest>, HubError> {
-    let mut out = Vec::new();
+    let (manifests, unreadable) = list_checked(home)?;
+    for e in unreadable {
+        tracing::warn!(error = %e, "skipping a manifest that cannot be read");
+    }
+    Ok(manifests)
+}
+
+/// All manifests under `home` that can be read, sorted by name, and an error for each
+/// manifest file that cannot. An error of the whole is a directory that cannot be
+/// listed.
+pub fn list_checked(home: &HearthHome) -> Result<(Vec<Manifest>, Vec<HubError>), HubError> {
+    let (mut out, mut unreadable) = (Vec::new(), Vec::new());
     for owner in subdirs(&home.manifests_dir())? {
         for repo in subdirs(&owner)? {
             let entries = std::fs::read_dir(&repo).map_err(|e| HubError::io("read", &repo, e))?;
             for entry in entries {
                 let path = entry.map_err(|e| HubError::io("read", &repo, e))?.path();
                 if path.extension().is_some_and(|e| e == "json") {
-                    out.extend(read_path(&path)?);
+                    match read_path(&path) {
+                        Ok(manifest) => out.extend(manifest),
+                        Err(e) => unreadable.push(e),
+                    }
                 }
             }
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok((out, unreadable))
 }
 
 /// Deletes the manifest of `name` and every blob of it that no other manifest
@@ -119,7 +135,16 @@ pub fn remove(home: &HearthHome, name: &str) -> Result<Manifest, HubError> {
         name: canonical(name),
     })?;
     std::fs::remove_file(&path).map_err(|e| HubError::io("remove", &path, e))?;
-    let in_use: HashSet<String> = list(home)?
+    let (others, unreadable) = list_checked(home)?;
+    if !unreadable.is_empty() {
+        // A manifest that cannot be read may share these blobs: keep them rather than
+        // delete a model file that is still wanted.
+        for e in unreadable {
+            tracing::warn!(error = %e, model = %manifest.name, "kept the model's files: another manifest cannot be read");
+        }
+        return Ok(manifest);
+    }
+    let in_use: HashSet<String> = others
         .into_iter()
         .flat_map(|m| m.blobs.into_iter().map(|b| b.digest))
         .collect();

@@ -582,11 +582,23 @@ fn pulled_models_are_listed_under_their_names_and_forgotten_files_are_not() -> T
         local: vec![tmp.path().join("local")],
         ..DiscoveryRoots::empty()
     };
+    // A damaged manifest of another model hides only that model, and says so.
+    let damaged = home.manifest_path("other", "broken", "q8_0");
+    std::fs::create_dir_all(damaged.parent().ok_or("no parent")?)?;
+    std::fs::write(&damaged, "{\"name\": \"other/broken:q8_0\", \"blo")?;
     let found = discover(&roots);
     let names: Vec<&str> = found.models.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["kept", "owner/repo:q4_k_m"]);
     assert_eq!(found.models[0].path, kept);
     assert_eq!(found.models[1].source.label(), "hearth");
     assert!(gone.is_file(), "forgetting never deletes the file");
+    let broken = found
+        .skipped
+        .iter()
+        .find(|s| s.path == damaged)
+        .ok_or_else(|| format!("the damaged manifest is not reported: {:#?}", found.skipped))?;
+    assert_eq!(broken.kind, SkipKind::Unreadable);
+    assert!(broken.reason.contains("corrupt"), "{}", broken.reason);
+    assert!(matches!(&broken.source, Source::Hearth { repo, .. } if repo == "other/broken"));
     Ok(())
 }

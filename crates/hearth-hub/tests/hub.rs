@@ -463,6 +463,29 @@ async fn remove_deletes_the_manifest_and_its_unshared_blob() -> TestResult {
 }
 
 #[tokio::test]
+async fn remove_keeps_the_blobs_while_another_manifest_cannot_be_read() -> TestResult {
+    let s = Setup::new().await?;
+    s.pull(&format!("{REPO}:Q4_K_M")).await?;
+    s.pull(&format!("{REPO}:Q8_0")).await?;
+    // The Q8_0 manifest is damaged: it might name the blob being removed.
+    let damaged = s.home.manifest_path("org", "model-gguf", "q8_0");
+    std::fs::write(&damaged, "{ not json")?;
+    let names: Vec<String> = manifest::list(&s.home)?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["org/model-gguf:q4_k_m"],
+        "the readable model is still listed"
+    );
+    manifest::remove(&s.home, &format!("{REPO}:Q4_K_M"))?;
+    s.assert_blob("model-Q4_K_M.gguf");
+    assert!(manifest::list(&s.home)?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_paginated_file_list_is_followed_to_the_end() -> TestResult {
     let s = Setup::new().await?;
     s.hub.faults().page_size = Some(2);

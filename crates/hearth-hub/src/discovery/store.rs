@@ -5,19 +5,22 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Candidate, Scan, SkipKind, Skipped, Source};
-use crate::error::HubError;
+use crate::error::{HubError, error_chain};
 use crate::home::HearthHome;
 use crate::manifest;
 
 /// Proposes each pulled model, named by its manifest.
 pub(crate) fn scan(home: &HearthHome, scan: &mut Scan) {
-    let manifests = match manifest::list(home) {
-        Ok(manifests) => manifests,
+    let (manifests, unreadable) = match manifest::list_checked(home) {
+        Ok(listing) => listing,
         Err(e) => {
             tracing::warn!(home = %home.root().display(), error = %e, "cannot list pulled models");
             return;
         }
     };
+    for e in unreadable {
+        scan.skipped.push(unreadable_manifest(e));
+    }
     for m in manifests {
         let source = Source::Hearth {
             repo: m.source.repo.clone(),
@@ -70,4 +73,34 @@ pub fn forget(home: &HearthHome, file: &Path) -> Result<(), HubError> {
 pub(crate) fn is_forgotten(set: &BTreeSet<PathBuf>, file: &Path) -> bool {
     !set.is_empty()
         && (set.contains(file) || std::fs::canonicalize(file).is_ok_and(|real| set.contains(&real)))
+}
+
+/// A manifest that cannot be read, as a skipped entry naming the repository its
+/// directories give and how to recover.
+fn unreadable_manifest(e: HubError) -> Skipped {
+    let path = match &e {
+        HubError::CorruptManifest { path, .. } | HubError::Io { path, .. } => path.clone(),
+        _ => PathBuf::new(),
+    };
+    let dir_name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let repo_dir = path.parent();
+    let repo = format!(
+        "{}/{}",
+        dir_name(repo_dir.and_then(Path::parent)),
+        dir_name(repo_dir)
+    );
+    let reason = format!("{}; pull the model again to rewrite it", error_chain(&e));
+    Skipped {
+        path,
+        source: Source::Hearth {
+            repo,
+            revision: String::new(),
+        },
+        kind: SkipKind::Unreadable,
+        reason,
+    }
 }
