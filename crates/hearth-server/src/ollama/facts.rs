@@ -6,7 +6,10 @@
 //! [`ModelInfo`] alone, with a warning in the log: listing models must not fail
 //! because of one of them.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 use hearth_gguf::{GgufFile, Value as GgufValue, facts};
 use hearth_protocol::ModelInfo;
@@ -39,6 +42,34 @@ pub(crate) struct Facts {
     pub template: String,
 }
 
+/// `details` of `info`'s file, parsed once per version of the file (its length and
+/// modification time): clients poll `/api/tags`, and parsing a GGUF's metadata, with
+/// its vocabulary, takes tens of milliseconds per model.
+pub(crate) fn details(info: &ModelInfo) -> Details {
+    type Key = (PathBuf, u64, SystemTime);
+    static READ: OnceLock<Mutex<HashMap<Key, Details>>> = OnceLock::new();
+    let cache = READ.get_or_init(Default::default);
+    let key = std::fs::metadata(&info.path)
+        .and_then(|m| Ok((info.path.clone(), m.len(), m.modified()?)))
+        .ok();
+    if let Some(found) = key.as_ref().and_then(|k| lock(cache).get(k).cloned()) {
+        return found;
+    }
+    let Ok(file) = GgufFile::open(&info.path) else {
+        // Not remembered: the warning is logged again, and a repaired file is read.
+        return read(info, false).details;
+    };
+    let found = from_file(info, &file, false).details;
+    if let Some(key) = key {
+        lock(cache).insert(key, found.clone());
+    }
+    found
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Reads the facts of `info`'s file; `verbose` keeps long arrays in `model_info`.
 pub(crate) fn read(info: &ModelInfo, verbose: bool) -> Facts {
     match GgufFile::open(&info.path) {
@@ -46,7 +77,7 @@ pub(crate) fn read(info: &ModelInfo, verbose: bool) -> Facts {
         Err(err) => {
             tracing::warn!(model = %info.name, path = %info.path.display(), %err, "cannot read the model's GGUF metadata");
             Facts {
-                details: details(&info.architecture, String::new(), "unknown".to_owned()),
+                details: details_of(&info.architecture, String::new(), "unknown".to_owned()),
                 model_info: Map::new(),
                 template: String::new(),
             }
@@ -83,13 +114,13 @@ fn from_file(info: &ModelInfo, file: &GgufFile, verbose: bool) -> Facts {
         .unwrap_or_default()
         .to_owned();
     Facts {
-        details: details(architecture, parameter_size, quantization_level),
+        details: details_of(architecture, parameter_size, quantization_level),
         model_info,
         template,
     }
 }
 
-fn details(family: &str, parameter_size: String, quantization_level: String) -> Details {
+fn details_of(family: &str, parameter_size: String, quantization_level: String) -> Details {
     Details {
         parent_model: String::new(),
         format: "gguf",

@@ -45,7 +45,7 @@ pub(crate) async fn tags(State(state): State<AppState>) -> axum::Json<Value> {
             modified_at: rfc3339(info.created),
             size: info.size_bytes,
             digest: facts::digest(&info),
-            details: facts::read(&info, false).details,
+            details: facts::details(&info),
         })
         .collect();
     axum::Json(json!({ "models": models }))
@@ -147,7 +147,7 @@ pub(crate) async fn ps(State(state): State<AppState>) -> axum::Json<Value> {
                 model: loaded.name,
                 size: loaded.memory_bytes,
                 digest: facts::digest(&info),
-                details: facts::read(&info, false).details,
+                details: facts::details(&info),
                 expires_at: rfc3339(expires_at),
                 size_vram: 0,
                 context_length: info.n_ctx,

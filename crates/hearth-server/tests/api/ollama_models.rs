@@ -108,6 +108,27 @@ async fn tags_list_every_model_with_gguf_details() -> TestResult {
 }
 
 #[tokio::test]
+async fn tags_read_a_model_file_again_once_it_changes() -> TestResult {
+    let (app, _, dir) = app_over_files()?;
+    let quantization = |body: Value| body["models"][0]["details"]["quantization_level"].clone();
+    let first = send(app.clone(), get("/api/tags")?).await?.json()?;
+    assert_eq!(quantization(first), "Q4_K_M");
+    let again = send(app.clone(), get("/api/tags")?).await?.json()?;
+    assert_eq!(quantization(again), "Q4_K_M");
+    // Rewritten as Q8_0 (file type 7), one entry longer so that its length changes too.
+    let mut writer = GgufWriter::new();
+    writer
+        .metadata("general.architecture", GgufValue::String("llama".into()))
+        .metadata("general.file_type", GgufValue::U32(7))
+        .metadata("general.name", GgufValue::String("rewritten".into()));
+    writer.tensor("a.weight", &[4, 2], GgmlType::F32, vec![0; 32])?;
+    writer.write(dir.path().join("tiny.gguf"))?;
+    let after = send(app, get("/api/tags")?).await?.json()?;
+    assert_eq!(quantization(after), "Q8_0");
+    Ok(())
+}
+
+#[tokio::test]
 async fn show_reports_metadata_template_and_capabilities() -> TestResult {
     let (app, _, _dir) = app_over_files()?;
     let reply = post_json(app.clone(), "/api/show", &json!({"model": MODEL})).await?;
