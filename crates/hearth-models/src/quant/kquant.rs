@@ -68,7 +68,84 @@ pub(crate) enum Path {
 /// When `+amax` and `−amax` both occur, `quantize_row_q8_K_ref` takes the sign of the
 /// first; `ggml_quantize_mat_q8_K_4x8` takes `+amax` (`prefer_positive`).
 pub(crate) fn quantize_row_k(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx512f() {
+        // SAFETY: the CPU was just found to support AVX-512 F.
+        return unsafe { avx512::quantize_row_k(x, out, prefer_positive) };
+    }
     quantize_row_k_dispatched(x, out, prefer_positive)
+}
+
+/// [`quantize_row_k`] sixteen values at a time, with the same results.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{KActBlock, QK_K};
+
+    /// # Safety
+    /// The CPU must support AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn quantize_row_k(x: &[f32], out: &mut [KActBlock], prefer_positive: bool) {
+        for (block, xs) in out.iter_mut().zip(x.chunks_exact(QK_K)) {
+            // SAFETY: sixteen loads of sixteen floats cover the block's 256.
+            let v: [__m512; QK_K / 16] =
+                std::array::from_fn(|i| unsafe { _mm512_loadu_ps(xs.as_ptr().add(16 * i)) });
+            // NaN never wins: `max` returns its second operand when either is NaN.
+            let lanes = v.iter().fold(_mm512_setzero_ps(), |m, &v| {
+                _mm512_max_ps(_mm512_abs_ps(v), m)
+            });
+            let mut l = [0f32; 16];
+            // SAFETY: sixteen floats.
+            unsafe { _mm512_storeu_ps(l.as_mut_ptr(), lanes) };
+            let amax = l.into_iter().fold(0f32, |m, a| if a > m { a } else { m });
+            if amax == 0.0 {
+                *block = KActBlock::default();
+                continue;
+            }
+            let target = _mm512_set1_ps(amax);
+            let positive = || {
+                v.iter()
+                    .any(|&v| _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, target) != 0)
+            };
+            let max = if prefer_positive && positive() {
+                amax
+            } else {
+                // The first value of magnitude `amax`: one exists.
+                v.iter()
+                    .enumerate()
+                    .find_map(|(i, &v)| {
+                        let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_abs_ps(v), target);
+                        (hit != 0).then(|| xs[16 * i + hit.trailing_zeros() as usize])
+                    })
+                    .unwrap_or(amax)
+            };
+            let iscale = -127.0 / max;
+            let scale = _mm512_set1_ps(iscale);
+            for (i, &v) in v.iter().enumerate() {
+                let p = _mm512_mul_ps(scale, v);
+                let q = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    p,
+                );
+                // NaN converts to 0, as `as i32` does; the rest is clamped to i8.
+                let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(p, p);
+                let q = _mm512_mask_mov_epi32(q, nan, _mm512_setzero_si512());
+                let q = _mm512_min_epi32(
+                    _mm512_max_epi32(q, _mm512_set1_epi32(-128)),
+                    _mm512_set1_epi32(127),
+                );
+                // SAFETY: sixteen bytes at `16 · i` of the 256.
+                unsafe {
+                    _mm_storeu_si128(
+                        block.qs.as_mut_ptr().add(16 * i).cast(),
+                        _mm512_cvtepi32_epi8(q),
+                    )
+                };
+                block.bsums[i] = _mm512_reduce_add_epi32(q) as i16;
+            }
+            block.d = 1.0 / iscale;
+        }
+    }
 }
 
 // With AVX2 the rounding is one instruction instead of a call into libm.
@@ -342,5 +419,48 @@ mod tests {
         quantize_row_k(&[0.0; QK_K], &mut out, false);
         assert_eq!(out[0].d, 0.0);
         assert!(out[0].qs.iter().all(|&q| q == 0) && out[0].bsums.iter().all(|&s| s == 0));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_q8_k_quantization_equals_the_scalar_one() {
+        if !crate::cpu::has_avx512f() {
+            return;
+        }
+        let mut seed = 3u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        for case in 0..12 {
+            let mut x: Vec<f32> = (0..4 * QK_K)
+                .map(|_| next() * 10f32.powi(case % 5 - 2))
+                .collect();
+            // Exact ties after scaling (127 / 2 · k), a repeated largest magnitude of
+            // both signs, NaN, infinity and an all-zero block.
+            x[5] = 2.0;
+            x[6] = 0.5 * 2.0 / 127.0 * 3.0;
+            x[300] = -2.0;
+            x[301] = 2.0;
+            if case % 3 == 0 {
+                x[QK_K + 9] = f32::NAN;
+            }
+            if case % 4 == 1 {
+                x[2 * QK_K + 1] = f32::INFINITY;
+            }
+            x[3 * QK_K..].fill(0.0);
+            for prefer_positive in [false, true] {
+                let mut want = vec![KActBlock::default(); 4];
+                quantize_row_k_dispatched(&x, &mut want, prefer_positive);
+                let mut got = vec![KActBlock::default(); 4];
+                // SAFETY: AVX-512 F was just detected.
+                unsafe { avx512::quantize_row_k(&x, &mut got, prefer_positive) };
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(g.d.to_bits(), w.d.to_bits(), "case {case}");
+                    assert_eq!(g.qs, w.qs, "case {case}");
+                    assert_eq!(g.bsums, w.bsums, "case {case}");
+                }
+            }
+        }
     }
 }
