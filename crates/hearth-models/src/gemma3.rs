@@ -13,7 +13,7 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
-use crate::llama::{Stack, chunk_rows, gated};
+use crate::llama::{Stack, add, chunk_rows, gated};
 use crate::norm::rms_norm;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
@@ -214,7 +214,7 @@ impl Gemma3 {
         )?;
         let attn = layer.wo.forward(&attn, &groups)?;
         let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps)?;
-        let h = (x + attn)?;
+        let h = add(x, &attn)?;
         let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps)?;
         let (gate, up) = (
             layer.w_gate.forward(&f, &groups)?,
@@ -226,7 +226,7 @@ impl Gemma3 {
             &layer.ffn_post_norm,
             cfg.rms_eps,
         )?;
-        Ok((h + f)?)
+        add(&h, &f)
     }
 }
 

@@ -101,7 +101,7 @@ impl Projection {
     fn forward(&self, x: &Tensor, groups: &[usize]) -> Result<Tensor> {
         let y = self.weight.forward(x, groups)?;
         Ok(match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
+            Some(b) => add_bias(&y, b)?,
             None => y,
         })
     }
@@ -250,11 +250,11 @@ impl Llama {
             scale,
             None,
         )?;
-        let x = (x + layer.wo.forward(&attn, &groups)?)?;
+        let x = add(x, &layer.wo.forward(&attn, &groups)?)?;
         let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
         let gate = layer.w_gate.forward(&h, &groups)?;
         let up = layer.w_up.forward(&h, &groups)?;
-        Ok((&x + layer.w_down.forward(&swiglu(&gate, &up)?, &groups)?)?)
+        add(&x, &layer.w_down.forward(&swiglu(&gate, &up)?, &groups)?)
     }
 }
 
@@ -325,15 +325,58 @@ pub(crate) fn gated(
 ) -> Result<Tensor> {
     let out = with_f32(gate, |g| {
         with_f32(up, |u| {
-            let mut out = vec![0f32; g.len().min(u.len())];
-            team::for_each_chunk_mut(&mut out, ELEMENTWISE_TASK, |i, out| {
+            team::collect_chunks(g.len().min(u.len()), ELEMENTWISE_TASK, |i, out| {
                 let at = i * ELEMENTWISE_TASK;
                 op(&g[at..at + out.len()], &u[at..at + out.len()], out)
-            });
-            out
+            })
         })
     })??;
     Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
+}
+
+/// `a + b` for two tensors of one shape (a residual connection), over the compute
+/// team: candle's own worker pool would otherwise wake a third thread on cores whose
+/// team helper is spinning. The same f32 additions, so the same bits.
+pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.dims() != b.dims() {
+        return Ok((a + b)?);
+    }
+    let out = with_f32(a, |a| {
+        with_f32(b, |b| {
+            team::collect_chunks(a.len(), ADD_TASK, |i, out| {
+                let (a, b) = (&a[i * ADD_TASK..], &b[i * ADD_TASK..]);
+                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                    *o = a + b;
+                }
+            })
+        })
+    })??;
+    Ok(Tensor::from_vec(out, a.dims(), a.device())?)
+}
+
+/// Values per task of an addition: cheaper per value than the activations, so a
+/// decoding step's few rows stay on one thread.
+const ADD_TASK: usize = 16 * 1024;
+
+/// `y + bias` for each row of `y` (`(rows, n)`, `bias` of `n`), over the compute team.
+fn add_bias(y: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let (rows, n) = y.dims2()?;
+    if bias.dims() != [n] {
+        return Ok(y.broadcast_add(bias)?);
+    }
+    let b: Vec<f32> = bias.to_vec1()?;
+    let rows_per_task = (ADD_TASK / n.max(1)).max(1);
+    let out = with_f32(y, |y| {
+        team::collect_chunks(y.len(), rows_per_task * n.max(1), |task, out| {
+            let y = &y[task * rows_per_task * n..];
+            for (o, y) in out.chunks_exact_mut(n).zip(y.chunks_exact(n)) {
+                for ((o, &y), &b) in o.iter_mut().zip(y).zip(&b) {
+                    *o = y + b;
+                }
+            }
+        })
+    })?;
+    Ok(Tensor::from_vec(out, (rows, n), y.device())?)
 }
 
 /// Values per task of an elementwise step.

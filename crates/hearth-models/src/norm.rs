@@ -17,8 +17,7 @@ pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> 
     // Rows in tasks of about 4096 values over the compute team, read in place.
     let rows_per_task = (4096 / n.max(1)).max(1);
     let data = with_f32(x, |src| {
-        let mut data = vec![0f32; src.len()];
-        team::for_each_chunk_mut(&mut data, rows_per_task * n.max(1), |task, out| {
+        team::collect_chunks(src.len(), rows_per_task * n.max(1), |task, out| {
             let src = &src[task * rows_per_task * n..];
             for (row, x) in out.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
                 let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
@@ -28,8 +27,7 @@ pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> 
                     *v = (x * scale) * w;
                 }
             }
-        });
-        data
+        })
     })?;
     Ok(Tensor::from_vec(data, (rows, n), x.device())?)
 }

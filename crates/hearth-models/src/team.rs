@@ -222,6 +222,31 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
     });
 }
 
+/// A new vector of `n` values whose chunks of `len` are filled in parallel by
+/// `task(i, chunk)`. Each task zeroes its own chunk first (in its cache, just before
+/// writing it), so no thread clears the whole vector alone while the others wait.
+pub(crate) fn collect_chunks(
+    n: usize,
+    len: usize,
+    task: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n);
+    for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], len, |i, chunk| {
+        for v in chunk.iter_mut() {
+            v.write(0.0);
+        }
+        // SAFETY: every element of `chunk` was just initialized, and `MaybeUninit<f32>`
+        // has the layout of `f32`.
+        let chunk =
+            unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast(), chunk.len()) };
+        task(i, chunk)
+    });
+    // SAFETY: the chunks cover all `n` values and each task initialized its own (a
+    // panicking task is re-raised above, before this point).
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// A raw pointer the tasks of one loop share.
 struct SendPtr<T>(*mut T);
 

@@ -171,19 +171,30 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
     };
     let tokens: usize = seqs.iter().map(|s| s.n).sum();
     let width = n_heads * head_dim;
-    let mut out = vec![0f32; tokens * width];
-    for (t, result) in tasks.iter().zip(&results) {
-        let first = seqs[t.seq].first_row + t.rows.0;
-        let n_rows = t.rows.1 - t.rows.0;
-        for (g, rows) in result.chunks_exact(n_rows * head_dim).enumerate() {
-            let col = (t.kv * group + g) * head_dim;
-            for (i, o) in rows.chunks_exact(head_dim).enumerate() {
-                out[(first + i) * width + col..][..head_dim].copy_from_slice(o);
+    // Assembled in pieces of rows over the team: each piece takes, from every task,
+    // the rows it covers.
+    let rows_per_piece = (ASSEMBLY_PIECE / width.max(1)).max(1);
+    team::collect_chunks(tokens * width, rows_per_piece * width, |piece, out| {
+        let lo = piece * rows_per_piece;
+        let hi = lo + out.len() / width;
+        for (t, result) in tasks.iter().zip(&results) {
+            let first = seqs[t.seq].first_row + t.rows.0;
+            let n_rows = t.rows.1 - t.rows.0;
+            let (from, to) = (first.max(lo), (first + n_rows).min(hi));
+            for (g, rows) in result.chunks_exact(n_rows * head_dim).enumerate() {
+                let col = (t.kv * group + g) * head_dim;
+                for i in from..to {
+                    out[(i - lo) * width + col..][..head_dim]
+                        .copy_from_slice(&rows[(i - first) * head_dim..][..head_dim]);
+                }
             }
         }
-    }
-    out
+    })
 }
+
+/// Values of the attention output assembled per task (64 KB): a decoding step's few
+/// rows stay on one thread.
+const ASSEMBLY_PIECE: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests;
