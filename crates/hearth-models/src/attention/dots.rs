@@ -274,8 +274,9 @@ mod avx512 {
         lanes
     }
 
-    /// See [`super::dot16_each`]: the rows of `b` four at a time, or one at a time
-    /// against sixteen rows of `a` when it is alone.
+    /// See [`super::dot16_each`]: up to four rows of `b` at a time, against four rows
+    /// of `a` at a time, or eight when a row of `b` is alone (at least eight
+    /// dependency chains either way).
     ///
     /// # Safety
     /// The CPU must support AVX-512 F; the operands are as `super::fit` checks, with
@@ -287,44 +288,19 @@ mod avx512 {
             // SAFETY (each arm): passed on.
             unsafe {
                 match (b.count - r0).min(4) {
-                    1 => dot16_one(a, b.row(r0), out),
-                    2 => dot16_block::<2>(a, b, r0, out, out_stride),
-                    3 => dot16_block::<3>(a, b, r0, out, out_stride),
-                    _ => dot16_block::<4>(a, b, r0, out, out_stride),
+                    1 => dot16_block::<1, 8>(a, b, r0, out, out_stride),
+                    2 => dot16_block::<2, 4>(a, b, r0, out, out_stride),
+                    3 => dot16_block::<3, 4>(a, b, r0, out, out_stride),
+                    _ => dot16_block::<4, 4>(a, b, r0, out, out_stride),
                 }
             }
         }
     }
 
-    /// `dot16` of one vector `v` with the rows of `a`, eight rows (eight dependency
-    /// chains) at a time, sixteen reduced together.
+    /// `dot16` of rows `r0..r0 + R` of `b` with the rows of `a`, `S` rows of `a` at a
+    /// time: `R · S` accumulators, each row of `a` loaded once for all `R`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn dot16_one(a: Mat, v: &[f32], out: &mut [f32]) {
-        for j0 in (0..a.count).step_by(LANES) {
-            let mut acc = [_mm512_setzero_ps(); LANES];
-            for half in 0..2 {
-                let rows: [*const f32; 8] =
-                    std::array::from_fn(|j| row_ptr(a, j0, j0 + 8 * half + j));
-                let acc = &mut acc[8 * half..][..8];
-                for i in (0..a.len).step_by(16) {
-                    // SAFETY: `i + 16 <= len`, within `v` and every row.
-                    unsafe {
-                        let vv = _mm512_loadu_ps(v.as_ptr().add(i));
-                        for (acc, row) in acc.iter_mut().zip(rows) {
-                            *acc = _mm512_fmadd_ps(_mm512_loadu_ps(row.add(i)), vv, *acc);
-                        }
-                    }
-                }
-            }
-            let n = LANES.min(a.count - j0);
-            out[j0..j0 + n].copy_from_slice(&lanes(reduce_each(acc))[..n]);
-        }
-    }
-
-    /// `dot16` of rows `r0..r0 + R` of `b` with the rows of `a`, four rows of `a` at a
-    /// time: each row of `a` is loaded once for all `R`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn dot16_block<const R: usize>(
+    unsafe fn dot16_block<const R: usize, const S: usize>(
         a: Mat,
         b: Mat,
         r0: usize,
@@ -332,17 +308,17 @@ mod avx512 {
         out_stride: usize,
     ) {
         // Rows of `a` per reduction: R · per lanes used.
-        let per = LANES / R / 4 * 4;
+        let per = LANES / R / S * S;
         let vs: [*const f32; R] = std::array::from_fn(|r| b.row(r0 + r).as_ptr());
         for j0 in (0..a.count).step_by(per) {
             let mut sums = [_mm512_setzero_ps(); LANES];
-            for q in (0..per).step_by(4) {
-                let rows: [*const f32; 4] = std::array::from_fn(|k| row_ptr(a, j0, j0 + q + k));
-                let mut acc = [[_mm512_setzero_ps(); 4]; R];
+            for q in (0..per).step_by(S) {
+                let rows: [*const f32; S] = std::array::from_fn(|k| row_ptr(a, j0, j0 + q + k));
+                let mut acc = [[_mm512_setzero_ps(); S]; R];
                 for i in (0..a.len).step_by(16) {
                     // SAFETY: `i + 16 <= len`, within every row of `a` and `b`.
                     unsafe {
-                        let rv: [__m512; 4] =
+                        let rv: [__m512; S] =
                             std::array::from_fn(|k| _mm512_loadu_ps(rows[k].add(i)));
                         for (acc, v) in acc.iter_mut().zip(vs) {
                             let vv = _mm512_loadu_ps(v.add(i));
@@ -353,7 +329,7 @@ mod avx512 {
                     }
                 }
                 for (r, acc) in acc.iter().enumerate() {
-                    sums[r * per + q..][..4].copy_from_slice(acc);
+                    sums[r * per + q..][..S].copy_from_slice(acc);
                 }
             }
             scatter::<R>(
