@@ -323,15 +323,7 @@ pub(crate) fn gated(
     up: &Tensor,
     op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
 ) -> Result<Tensor> {
-    let out = with_f32(gate, |g| {
-        with_f32(up, |u| {
-            team::collect_chunks(g.len().min(u.len()), ELEMENTWISE_TASK, |i, out| {
-                let at = i * ELEMENTWISE_TASK;
-                op(&g[at..at + out.len()], &u[at..at + out.len()], out)
-            })
-        })
-    })??;
-    Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
+    zip_on_team(gate, up, ELEMENTWISE_TASK, op)
 }
 
 /// `a + b` for two tensors of one shape (a residual connection), over the compute
@@ -341,13 +333,26 @@ pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if a.dims() != b.dims() {
         return Ok((a + b)?);
     }
+    zip_on_team(a, b, ADD_TASK, |a, b, out| {
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+            *o = a + b;
+        }
+    })
+}
+
+/// `op(a, b, out)` over pieces of `task` values of the two tensors, on the compute
+/// team; the result is shaped as `a`.
+fn zip_on_team(
+    a: &Tensor,
+    b: &Tensor,
+    task: usize,
+    op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
+) -> Result<Tensor> {
     let out = with_f32(a, |a| {
         with_f32(b, |b| {
-            team::collect_chunks(a.len(), ADD_TASK, |i, out| {
-                let (a, b) = (&a[i * ADD_TASK..], &b[i * ADD_TASK..]);
-                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                    *o = a + b;
-                }
+            team::collect_chunks(a.len().min(b.len()), task, |i, out| {
+                let at = i * task;
+                op(&a[at..at + out.len()], &b[at..at + out.len()], out)
             })
         })
     })??;
