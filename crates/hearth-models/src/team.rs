@@ -10,6 +10,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::sync::Mutex;
@@ -230,8 +231,7 @@ pub(crate) fn collect_chunks(
     len: usize,
     task: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n);
-    for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], len, |i, chunk| {
+    let fill = |i: usize, chunk: &mut [MaybeUninit<f32>]| {
         for v in chunk.iter_mut() {
             v.write(0.0);
         }
@@ -240,9 +240,25 @@ pub(crate) fn collect_chunks(
         let chunk =
             unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast(), chunk.len()) };
         task(i, chunk)
-    });
-    // SAFETY: the chunks cover all `n` values and each task initialized its own (a
-    // panicking task is re-raised above, before this point).
+    };
+    // SAFETY: `fill` initializes its whole chunk.
+    unsafe { collect_written(n, len, fill) }
+}
+
+/// A new vector of `n` values whose chunks of `len` are written in parallel by
+/// `task(i, chunk)`, with nothing cleared first.
+///
+/// # Safety
+/// `task` must write every element of each chunk it is given.
+pub(crate) unsafe fn collect_written(
+    n: usize,
+    len: usize,
+    task: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n);
+    for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], len, task);
+    // SAFETY: the chunks cover all `n` values and the caller promised that each task
+    // wrote its own (a panicking task is re-raised above, before this point).
     unsafe { out.set_len(n) };
     out
 }

@@ -25,7 +25,7 @@ use std::ops::Range;
 use half::f16;
 use hearth_gguf::GgmlType;
 
-use crate::team::for_each_chunk_mut;
+use crate::team::{collect_written, for_each_chunk_mut};
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 use kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, QK_K, quantize_row_k};
@@ -290,20 +290,15 @@ impl QMatrix {
         }
         // Transposed one activation row per task: the team would otherwise wait for the
         // leader to do it alone.
-        let mut y = Vec::with_capacity(m * self.rows);
-        for_each_chunk_mut(
-            &mut y.spare_capacity_mut()[..m * self.rows],
-            self.rows,
-            |i, row| {
+        // SAFETY: row `i` takes the `i`-th value of each of the `rows` columns of
+        // `by_weight_row`, one for every element of the row.
+        unsafe {
+            collect_written(m * self.rows, self.rows, |i, row| {
                 for (v, &x) in row.iter_mut().zip(by_weight_row.iter().skip(i).step_by(m)) {
                     v.write(x);
                 }
-            },
-        );
-        // SAFETY: the tasks wrote every element of `y`'s `m · rows` (a panicking task
-        // is re-raised above, before this point).
-        unsafe { y.set_len(m * self.rows) };
-        y
+            })
+        }
     }
 
     /// Many activation rows (a prompt): tasks split the activation rows, and each walks
@@ -313,9 +308,7 @@ impl QMatrix {
         let k = self.cols / self.blocks.len();
         // Left unset: the tasks write every element, in parallel, instead of the leader
         // zeroing megabytes alone first.
-        let mut y = Vec::with_capacity(m * self.rows);
-        let unset = &mut y.spare_capacity_mut()[..m * self.rows];
-        for_each_chunk_mut(unset, ACT_CHUNK * self.rows, |task, y| {
+        let fill = |task: usize, y: &mut [std::mem::MaybeUninit<f32>]| {
             let n = y.len() / self.rows;
             let acts = acts.rows(task * ACT_CHUNK..task * ACT_CHUNK + n, k);
             let mut part = [0f32; WEIGHT_GROUP * ACT_CHUNK];
@@ -332,11 +325,9 @@ impl QMatrix {
                     }
                 }
             }
-        });
-        // SAFETY: every task wrote all its rows, across every group of weight rows (a
-        // panicking task is re-raised above, before this point).
-        unsafe { y.set_len(m * self.rows) };
-        y
+        };
+        // SAFETY: each task writes all its rows, across every group of weight rows.
+        unsafe { collect_written(m * self.rows, ACT_CHUNK * self.rows, fill) }
     }
 }
 
