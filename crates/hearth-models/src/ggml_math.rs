@@ -210,11 +210,10 @@ pub(crate) mod avx512 {
     /// The CPU must support AVX-512 F, AVX2 and FMA.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub(crate) unsafe fn softmax(row: &mut [f32]) {
-        let mask = first;
         let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
         for chunk in row.chunks(16) {
             // SAFETY: the mask covers `chunk`'s values only.
-            let x = unsafe { _mm512_mask_loadu_ps(max, mask(chunk.len()), chunk.as_ptr()) };
+            let x = unsafe { _mm512_mask_loadu_ps(max, first(chunk.len()), chunk.as_ptr()) };
             // NaN in `x` keeps the running maximum, as `f32::max` does.
             max = _mm512_max_ps(x, max);
         }
@@ -227,7 +226,7 @@ pub(crate) mod avx512 {
             let mut sums = [_mm512_setzero_ps(); 16];
             let chunks = group.len().div_ceil(16);
             for (chunk, s) in group.chunks_mut(16).zip(&mut sums) {
-                let m = mask(chunk.len());
+                let m = first(chunk.len());
                 // SAFETY: the mask covers `chunk`'s values only.
                 unsafe {
                     let e = expf(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, chunk.as_ptr()), max));
@@ -344,15 +343,13 @@ mod tests {
         if !crate::cpu::has_avx512f() {
             return;
         }
-        let mut seed = 7u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
         for len in [1, 5, 16, 17, 100, 255, 256, 257, 600] {
             // Wide spreads reach subnormal exponentials, then the cut-off to zero.
             for spread in [1.0, 30.0, 120.0, 500.0] {
-                let mut row: Vec<f32> = (0..len).map(|_| (next() - 0.5) * spread).collect();
+                let mut row: Vec<f32> = (0..len)
+                    .map(|_| rng.random_range(-0.5..0.5) * spread)
+                    .collect();
                 row[len / 3] = f32::NEG_INFINITY;
                 let mut want = row.clone();
                 softmax_portable(&mut want);

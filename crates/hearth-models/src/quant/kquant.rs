@@ -382,6 +382,9 @@ pub(crate) fn q6_k(w: &[Q6KBlock], a: &[KActBlock], path: Path) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
     use super::*;
 
     #[test]
@@ -427,14 +430,10 @@ mod tests {
         if !crate::cpu::has_avx512f() {
             return;
         }
-        let mut seed = 3u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
         for case in 0..12 {
             let mut x: Vec<f32> = (0..4 * QK_K)
-                .map(|_| next() * 10f32.powi(case % 5 - 2))
+                .map(|_| rng.random_range(-0.5..0.5) * 10f32.powi(case % 5 - 2))
                 .collect();
             // Exact ties after scaling (127 / 2 · k), a repeated largest magnitude of
             // both signs, NaN, infinity and an all-zero block.
