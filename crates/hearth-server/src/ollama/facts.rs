@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-use hearth_gguf::{GgufFile, Value as GgufValue, facts};
+use hearth_gguf::{GgufError, GgufFile, Value as GgufValue, facts};
 use hearth_protocol::ModelInfo;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -55,9 +55,10 @@ pub(crate) fn details(info: &ModelInfo) -> Details {
     if let Some(found) = key.as_ref().and_then(|k| lock(cache).get(k).cloned()) {
         return found;
     }
-    let Ok(file) = GgufFile::open(&info.path) else {
+    let file = match GgufFile::open(&info.path) {
+        Ok(file) => file,
         // Not remembered: the warning is logged again, and a repaired file is read.
-        return read(info, false).details;
+        Err(err) => return unreadable(info, &err).details,
     };
     let found = from_file(info, &file, false).details;
     if let Some(key) = key {
@@ -74,14 +75,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) fn read(info: &ModelInfo, verbose: bool) -> Facts {
     match GgufFile::open(&info.path) {
         Ok(file) => from_file(info, &file, verbose),
-        Err(err) => {
-            tracing::warn!(model = %info.name, path = %info.path.display(), %err, "cannot read the model's GGUF metadata");
-            Facts {
-                details: details_of(&info.architecture, String::new(), "unknown".to_owned()),
-                model_info: Map::new(),
-                template: String::new(),
-            }
-        }
+        Err(err) => unreadable(info, &err),
+    }
+}
+
+/// The facts of a model whose file cannot be read: what `info` knows, with a warning.
+fn unreadable(info: &ModelInfo, err: &GgufError) -> Facts {
+    tracing::warn!(model = %info.name, path = %info.path.display(), %err, "cannot read the model's GGUF metadata");
+    Facts {
+        details: details_of(&info.architecture, String::new(), "unknown".to_owned()),
+        model_info: Map::new(),
+        template: String::new(),
     }
 }
 
