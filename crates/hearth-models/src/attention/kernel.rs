@@ -50,7 +50,7 @@ pub(crate) fn kv_head_rows(
     let cells = seq.view.cells;
     // The last row sees this many keys; the value sums read whole groups of 64.
     let visible = seq.start + first + n_rows;
-    let stride = visible.div_ceil(CELL_GROUP) * CELL_GROUP;
+    let stride = value_len(visible);
     scratch.keys.resize(visible * head_dim, 0.0);
     let keys = &seq.view.keys[kv * cells * head_dim..][..visible * head_dim];
     widen(keys, &mut scratch.keys);
@@ -148,11 +148,11 @@ fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
                 to_weights(r, first_visible(i), visible(i), weights);
             }
         }
-        let longest = visible(block.end - 1).div_ceil(CELL_GROUP) * CELL_GROUP;
+        let longest = value_len(visible(block.end - 1));
         let dim_chunk = (cached / longest).clamp(4, hd.max(4)) / 4 * 4;
         for c0 in (0..hd).step_by(dim_chunk) {
             for i in block.clone() {
-                let len = visible(i).div_ceil(CELL_GROUP) * CELL_GROUP;
+                let len = value_len(visible(i));
                 let values = Mat {
                     data: &r.values_t[c0 * r.stride..],
                     stride: r.stride,
@@ -209,5 +209,11 @@ fn to_weights(r: &Rows, first_visible: usize, visible: usize, weights: &mut [f32
     ggml_math::softmax(scores);
     // Attention weights meet the f16 values as f16.
     round_through_f16(scores);
-    weights[visible..visible.div_ceil(CELL_GROUP) * CELL_GROUP].fill(0.0);
+    weights[visible..value_len(visible)].fill(0.0);
+}
+
+/// Values the weighted sum of a row that sees `visible` keys reads: whole groups of
+/// 64 cells, the step of `vec_dot_f16`.
+fn value_len(visible: usize) -> usize {
+    visible.div_ceil(CELL_GROUP) * CELL_GROUP
 }
