@@ -52,9 +52,14 @@ impl Blocks {
 /// One matmul's activations, quantized for the weight's format: `m` rows of
 /// `cols / block` blocks, and for K-quants the path each row takes.
 enum Acts {
-    /// The blocks, and for Q5_0 and Q8_0 weights their lane offsets
-    /// (`tile::lane_offsets`).
-    Q8(Vec<ActBlock>, Vec<[i32; 8]>),
+    /// The blocks; for Q5_0 and Q8_0 weights their lane offsets
+    /// (`tile::lane_offsets`), for Q4_1 the sums of each group of rows
+    /// (`tile::group_sums`).
+    Q8 {
+        blocks: Vec<ActBlock>,
+        offsets: Vec<[i32; 8]>,
+        sums: Vec<[f32; 8]>,
+    },
     Q8K(Vec<KActBlock>, Vec<Path>),
 }
 
@@ -73,14 +78,20 @@ impl Acts {
                         quantize_row(row, out);
                     }
                 });
-                let offsets = match blocks {
+                let (offsets, sums) = match blocks {
                     #[cfg(target_arch = "x86_64")]
-                    Blocks::Q5_0(_) => tile::lane_offsets(&acts, 16),
+                    Blocks::Q5_0(_) => (tile::lane_offsets(&acts, 16), Vec::new()),
                     #[cfg(target_arch = "x86_64")]
-                    Blocks::Q8_0(_) => tile::lane_offsets(&acts, 128),
-                    _ => Vec::new(),
+                    Blocks::Q8_0(_) => (tile::lane_offsets(&acts, 128), Vec::new()),
+                    #[cfg(target_arch = "x86_64")]
+                    Blocks::Q4_1(_) => (Vec::new(), tile::group_sums(&acts, k)),
+                    _ => (Vec::new(), Vec::new()),
                 };
-                Self::Q8(acts, offsets)
+                Self::Q8 {
+                    blocks: acts,
+                    offsets,
+                    sums,
+                }
             }
             Blocks::Q4K(_) | Blocks::Q6K(_) => {
                 let q4k = matches!(blocks, Blocks::Q4K(_));
@@ -105,27 +116,79 @@ impl Acts {
 /// Some rows of an [`Acts`], as the kernels read them.
 #[derive(Clone, Copy)]
 enum ActsView<'a> {
-    Q8(&'a [ActBlock], &'a [[i32; 8]]),
+    Q8(Q8Rows<'a>),
     Q8K(&'a [KActBlock], &'a [Path]),
+}
+
+/// Activation rows for the 32-value formats: their blocks and, where the format needs
+/// them, their lane offsets or group sums (empty otherwise).
+#[derive(Clone, Copy)]
+struct Q8Rows<'a> {
+    blocks: &'a [ActBlock],
+    offsets: &'a [[i32; 8]],
+    sums: &'a [[f32; 8]],
+}
+
+impl<'a> Q8Rows<'a> {
+    /// The tile kernels' operands for weights `w` of `k` blocks per row.
+    #[cfg(target_arch = "x86_64")]
+    fn operands<W>(self, w: &'a [W], k: usize) -> tile::Operands<'a, W> {
+        tile::Operands {
+            w,
+            acts: self.blocks,
+            offsets: self.offsets,
+            sums: self.sums,
+            k,
+        }
+    }
 }
 
 impl Acts {
     fn view(&self) -> ActsView<'_> {
         match self {
-            Self::Q8(a, o) => ActsView::Q8(a, o),
+            Self::Q8 {
+                blocks,
+                offsets,
+                sums,
+            } => ActsView::Q8(Q8Rows {
+                blocks,
+                offsets,
+                sums,
+            }),
             Self::Q8K(a, p) => ActsView::Q8K(a, p),
         }
     }
 }
 
+/// The part of per-row data `v` (`per_row` entries per row) that rows `rows` own;
+/// empty stays empty.
+fn rows_of<'a, T>(v: &'a [T], rows: &Range<usize>, per_row: usize) -> &'a [T] {
+    match v.is_empty() {
+        true => v,
+        false => &v[rows.start * per_row..rows.end * per_row],
+    }
+}
+
 impl<'a> ActsView<'a> {
-    /// Activation rows `rows` of this view, with `k` blocks per row.
-    fn rows(self, rows: std::ops::Range<usize>, k: usize) -> Self {
-        let blocks = rows.start * k..rows.end * k;
+    /// Activation rows `rows` of this view, with `k` blocks per row. Q4_1's group sums
+    /// go with the rows, so `rows` must start at a group boundary.
+    fn rows(self, rows: Range<usize>, k: usize) -> Self {
         match self {
-            Self::Q8(a, o) if o.is_empty() => Self::Q8(&a[blocks], o),
-            Self::Q8(a, o) => Self::Q8(&a[blocks.clone()], &o[blocks]),
-            Self::Q8K(a, p) => Self::Q8K(&a[blocks], &p[rows]),
+            Self::Q8(a) => {
+                #[cfg(target_arch = "x86_64")]
+                let groups = {
+                    debug_assert!(rows.start.is_multiple_of(tile::GROUP));
+                    rows.start / tile::GROUP..rows.end.div_ceil(tile::GROUP)
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let groups = 0..0;
+                Self::Q8(Q8Rows {
+                    blocks: rows_of(a.blocks, &rows, k),
+                    offsets: rows_of(a.offsets, &rows, k),
+                    sums: rows_of(a.sums, &groups, k),
+                })
+            }
+            Self::Q8K(a, p) => Self::Q8K(&a[rows.start * k..rows.end * k], &p[rows]),
         }
     }
 }
@@ -406,16 +469,17 @@ macro_rules! tiled {
         let k = $w.cols / $w.blocks.len();
         // SAFETY (each arm): `kernels()` only picks this path after detecting the
         // kernels' features; `Acts::quantize` made `m` rows of `k` blocks (and the
-        // offsets Q5_0 and Q8_0 need), and the weight rows `out` covers exist.
+        // offsets Q5_0 and Q8_0 need, the group sums Q4_1 needs), and the weight rows
+        // `out` covers exist.
         match (&$w.blocks, $acts) {
-            (Blocks::Q4_1(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q4_1>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
+            (Blocks::Q4_1(b), ActsView::Q8(a)) => unsafe {
+                tile::rows::<_, $q4_1>(&a.operands(b, k), $first, $out, $m)
             },
-            (Blocks::Q5_0(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q5_0>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
+            (Blocks::Q5_0(b), ActsView::Q8(a)) => unsafe {
+                tile::rows::<_, $q5_0>(&a.operands(b, k), $first, $out, $m)
             },
-            (Blocks::Q8_0(b), ActsView::Q8(a, o)) => unsafe {
-                tile::rows::<_, $q8_0>(&tile::Operands::new(b, a, o, k), $first, $out, $m)
+            (Blocks::Q8_0(b), ActsView::Q8(a)) => unsafe {
+                tile::rows::<_, $q8_0>(&a.operands(b, k), $first, $out, $m)
             },
             _ => $kquants($w, $acts, $first, $out, $m),
         }
@@ -482,13 +546,13 @@ macro_rules! dispatch {
         let (w, a) = (&$w.blocks, $acts);
         let rows = |r: usize| r * k..(r + 1) * k;
         match (w, a) {
-            (Blocks::Q4_1(b), ActsView::Q8(a, _)) => {
+            (Blocks::Q4_1(b), ActsView::Q8(Q8Rows { blocks: a, .. })) => {
                 fill($out, $m, $first, |r, i| $q4_1(&b[rows(r)], &a[rows(i)]))
             }
-            (Blocks::Q5_0(b), ActsView::Q8(a, _)) => {
+            (Blocks::Q5_0(b), ActsView::Q8(Q8Rows { blocks: a, .. })) => {
                 fill($out, $m, $first, |r, i| $q5_0(&b[rows(r)], &a[rows(i)]))
             }
-            (Blocks::Q8_0(b), ActsView::Q8(a, _)) => {
+            (Blocks::Q8_0(b), ActsView::Q8(Q8Rows { blocks: a, .. })) => {
                 fill($out, $m, $first, |r, i| $q8_0(&b[rows(r)], &a[rows(i)]))
             }
             (Blocks::Q4K(b), ActsView::Q8K(a, p)) => fill($out, $m, $first, |r, i| {

@@ -31,6 +31,25 @@ pub(crate) const TILE_ACTS: usize = 4;
 /// Activation rows any tile kernel accepts.
 pub(crate) const MAX_ACTS: usize = 8;
 
+/// Activation rows per group of [`group_sums`]: the rows a pair tile takes, since
+/// their tiles start at multiples of it.
+pub(crate) const GROUP: usize = super::tile_pairs::PAIR_ACTS;
+
+/// Q4_1's min term needs each activation block's sum `s`; for each group of
+/// [`GROUP`] rows and each block, the rows' sums side by side (zero past the last
+/// row), so that a pair tile loads them in one instruction.
+pub(crate) fn group_sums(acts: &[ActBlock], k: usize) -> Vec<[f32; GROUP]> {
+    let rows = acts.len().checked_div(k).unwrap_or(0);
+    let mut sums = vec![[0f32; GROUP]; rows.div_ceil(GROUP) * k];
+    for (row, blocks) in acts.chunks_exact(k.max(1)).enumerate() {
+        let group = &mut sums[row / GROUP * k..][..k];
+        for (s, a) in group.iter_mut().zip(blocks) {
+            s[row % GROUP] = a.s;
+        }
+    }
+    sums
+}
+
 /// Per-lane integer offsets of one activation block: `−scale · (y[4l] + … + y[4l + 3])`.
 pub(crate) type Offsets = [i32; 8];
 
@@ -98,11 +117,14 @@ fn load_offsets(o: &Offsets) -> __m256i {
 }
 
 /// One tile's inputs: `RM` weight rows and `RN` activation rows of `k` blocks each, and
-/// for formats that need them the activation rows' offsets.
+/// for formats that need them the activation rows' offsets, or for Q4_1 the
+/// [`group_sums`] of the group holding the first activation row (which only the pair
+/// tiles read: theirs start a group).
 pub(crate) struct Tile<'a, W, const RM: usize, const RN: usize> {
     pub w: [&'a [W]; RM],
     pub a: [&'a [ActBlock]; RN],
     pub off: [&'a [Offsets]; RN],
+    pub sums: &'a [[f32; GROUP]],
 }
 
 /// Expands to a tile kernel `$name::<RM, RN>(tile) -> [[f32; RN]; RM]` for one weight
@@ -330,23 +352,14 @@ vnni_kernels! {
 }
 
 /// One weight matrix's blocks and one matmul's activations as the tiles read them:
-/// `k` blocks per row; `offsets` empty or one entry per activation block.
+/// `k` blocks per row; `offsets` empty or one entry per activation block, `sums` empty
+/// or the activations' [`group_sums`].
 pub(crate) struct Operands<'a, W> {
     pub w: &'a [W],
     pub acts: &'a [ActBlock],
     pub offsets: &'a [Offsets],
+    pub sums: &'a [[f32; GROUP]],
     pub k: usize,
-}
-
-impl<'a, W> Operands<'a, W> {
-    pub(crate) fn new(w: &'a [W], acts: &'a [ActBlock], offsets: &'a [Offsets], k: usize) -> Self {
-        Self {
-            w,
-            acts,
-            offsets,
-            k,
-        }
-    }
 }
 
 /// Sets `out[j · m + i]` to weight row `first + j` times activation row `i`, for the
@@ -392,6 +405,10 @@ unsafe fn act_tile<W, K: TileKernel<W>, const RN: usize>(
         true => &[][..],
         false => &ops.offsets[(i0 + n) * k..][..k],
     });
+    let sums = match ops.sums.is_empty() {
+        true => &[][..],
+        false => &ops.sums[i0 / GROUP * k..][..k],
+    };
     let n_rows = out.len() / m;
     let mut j = 0;
     while j < n_rows {
@@ -401,6 +418,7 @@ unsafe fn act_tile<W, K: TileKernel<W>, const RN: usize>(
                 w: std::array::from_fn(w_row),
                 a,
                 off,
+                sums,
             };
             // SAFETY: all rows hold `k` blocks; features as the caller promised.
             let y = unsafe { K::run(&tile) };
@@ -411,6 +429,7 @@ unsafe fn act_tile<W, K: TileKernel<W>, const RN: usize>(
                 w: [w_row(0)],
                 a,
                 off,
+                sums,
             };
             // SAFETY: as above.
             let y = unsafe { K::run(&tile) };

@@ -89,13 +89,9 @@ fn q8_pair(a: &Q8_0Block, b: &Q8_0Block) -> __m512i {
     _mm512_xor_si512(join(a, b), _mm512_set1_epi8(-128))
 }
 
-/// The activation rows' sums `s` (Q4_1's min term) in lanes `n` and `8 + n`.
+/// A group's activation sums `s` (Q4_1's min term) in lanes `n` and `8 + n`.
 #[target_feature(enable = "avx2,avx512f")]
-fn act_sums<const RN: usize>(a: &[&ActBlock; RN]) -> __m512 {
-    let mut s = [0f32; PAIR_ACTS];
-    for n in 0..RN {
-        s[n] = a[n].s;
-    }
+fn act_sums(s: &[f32; PAIR_ACTS]) -> __m512 {
     // SAFETY: eight f32 in `s`.
     let s = unsafe { _mm256_loadu_ps(s.as_ptr()) };
     _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(s)))
@@ -119,7 +115,8 @@ macro_rules! pair_kernel {
         ///
         /// # Safety
         /// The CPU must support AVX2, FMA, AVX-512 F, VL, BW and VNNI; every slice of `t`
-        /// holds the same number of blocks, and `t.off` rows as many when `$offsets`.
+        /// holds the same number of blocks, `t.off` rows as many when `$offsets`, and
+        /// `t.sums` as many, for the tile's rows, when `$min`.
         #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni,avx512bw")]
         pub(crate) unsafe fn $name<const RM: usize, const RN: usize>(
             t: &Tile<'_, $block, RM, RN>,
@@ -139,7 +136,8 @@ macro_rules! pair_kernel {
                 let mut xs = [_mm512_setzero_si512(); RM];
                 let mut dws = [_mm512_setzero_ps(); RM];
                 let sums = if $min {
-                    act_sums(&a)
+                    // SAFETY: Q4_1 tiles carry `k` group sums (the caller's promise).
+                    act_sums(unsafe { t.sums.get_unchecked(blk) })
                 } else {
                     _mm512_setzero_ps()
                 };
