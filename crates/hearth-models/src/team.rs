@@ -224,19 +224,20 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
 }
 
 /// A new vector of `n` values whose chunks of `len` are filled in parallel by
-/// `task(i, chunk)`. Each task zeroes its own chunk first (in its cache, just before
-/// writing it), so no thread clears the whole vector alone while the others wait.
-pub(crate) fn collect_chunks(
+/// `task(i, chunk)`. Each task sets its own chunk to the default (zero) first, in its
+/// cache just before writing it, so no thread clears the whole vector alone while the
+/// others wait.
+pub(crate) fn collect_chunks<T: Copy + Default + Send>(
     n: usize,
     len: usize,
-    task: impl Fn(usize, &mut [f32]) + Sync,
-) -> Vec<f32> {
-    let fill = |i: usize, chunk: &mut [MaybeUninit<f32>]| {
+    task: impl Fn(usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    let fill = |i: usize, chunk: &mut [MaybeUninit<T>]| {
         for v in chunk.iter_mut() {
-            v.write(0.0);
+            v.write(T::default());
         }
-        // SAFETY: every element of `chunk` was just initialized, and `MaybeUninit<f32>`
-        // has the layout of `f32`.
+        // SAFETY: every element of `chunk` was just initialized, and `MaybeUninit<T>`
+        // has the layout of `T`.
         let chunk =
             unsafe { std::slice::from_raw_parts_mut(chunk.as_mut_ptr().cast(), chunk.len()) };
         task(i, chunk)
@@ -250,16 +251,69 @@ pub(crate) fn collect_chunks(
 ///
 /// # Safety
 /// `task` must write every element of each chunk it is given.
-pub(crate) unsafe fn collect_written(
+pub(crate) unsafe fn collect_written<T: Send>(
     n: usize,
     len: usize,
-    task: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
-) -> Vec<f32> {
+    task: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(n);
     for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], len, task);
     // SAFETY: the chunks cover all `n` values and the caller promised that each task
     // wrote its own (a panicking task is re-raised above, before this point).
     unsafe { out.set_len(n) };
+    out
+}
+
+/// Column blocks of [`collect_transposed`]'s result while a task computes them.
+const TRANSPOSE_TILE: usize = 64;
+
+thread_local! {
+    /// Each thread's buffer for the column block it is computing.
+    static COLUMN_BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A new `rows × cols` matrix (row-major) computed in blocks of `width` columns in
+/// parallel: `task(block, part)` fills `part` with the block's columns one after
+/// another (`part[c · rows + r]` for row `r` of column `block · width + c`), and the
+/// same thread then writes them into place while they are in its cache.
+pub(crate) fn collect_transposed(
+    rows: usize,
+    cols: usize,
+    width: usize,
+    task: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let width = width.max(1);
+    let mut out = Vec::<f32>::with_capacity(rows * cols);
+    let base = SendPtr(out.as_mut_ptr());
+    for_each(cols.div_ceil(width), |block| {
+        let first = block * width;
+        let n = width.min(cols - first);
+        COLUMN_BLOCK.with(|part| {
+            let mut part = part.borrow_mut();
+            part.clear();
+            part.resize(n * rows, 0.0);
+            task(block, &mut part);
+            // A tile of columns at a time, so that the strided reads stay in L1.
+            for c0 in (0..n).step_by(TRANSPOSE_TILE) {
+                let tile = c0..(c0 + TRANSPOSE_TILE).min(n);
+                for r in 0..rows {
+                    for c in tile.clone() {
+                        // SAFETY: `r < rows` and `first + c < cols`, inside the
+                        // allocation; blocks cover disjoint columns, so no two tasks
+                        // write the same element.
+                        unsafe {
+                            base.get()
+                                .add(r * cols + first + c)
+                                .write(part[c * rows + r])
+                        };
+                    }
+                }
+            }
+        });
+    });
+    // SAFETY: the blocks cover all `cols` columns and each wrote every row of its own
+    // (a panicking task is re-raised above, before this point).
+    unsafe { out.set_len(rows * cols) };
     out
 }
 
@@ -333,6 +387,27 @@ mod tests {
                     }
                 });
                 assert_eq!(data, (0..103).collect::<Vec<_>>());
+            })
+        });
+    }
+
+    #[test]
+    fn column_blocks_land_in_place() {
+        pool(3).install(|| {
+            run(|| {
+                // 150 columns in blocks of 70: a partial block, and more columns per
+                // block than one transposition tile.
+                let (rows, cols) = (3, 150);
+                let y = collect_transposed(rows, cols, 70, |block, part| {
+                    for (i, v) in part.iter_mut().enumerate() {
+                        let (c, r) = (block * 70 + i / rows, i % rows);
+                        *v = (r * 1000 + c) as f32;
+                    }
+                });
+                let expected: Vec<f32> = (0..rows)
+                    .flat_map(|r| (0..cols).map(move |c| (r * 1000 + c) as f32))
+                    .collect();
+                assert_eq!(y, expected);
             })
         });
     }

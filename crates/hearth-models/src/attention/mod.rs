@@ -1,7 +1,8 @@
 //! Causal attention of each sequence's chunk over its cached keys and values.
 //!
-//! Per layer, [`attend_chunks`] rotates the chunk's queries and keys, writes keys and
-//! values into each sequence's f16 cache, then splits the work into tasks — the query
+//! Per layer, [`attend_chunks`] rotates each chunk's queries and keys and writes keys and
+//! values into each sequence's f16 cache (a sequence per task of the compute team),
+//! then splits the attention into tasks — the query
 //! heads sharing one key/value head, of one sequence, over a block of its rows — and
 //! runs them on the compute team (`crate::team`). Each task converts the cells it
 //! reads from f16 to f32 once (exactly: every f16 is an f32) and runs [`kernel`]'s
@@ -67,23 +68,37 @@ pub(crate) fn attend_chunks(
         heads.n_heads * heads.head_dim,
         heads.n_kv_heads * heads.head_dim,
     );
-    let mut row = 0;
+    let mut prepared = Vec::with_capacity(chunks.len());
+    let (mut q_rest, mut k_rest, mut v_rest) = (&mut q[..], &mut k[..], &v[..]);
     for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
         let n = chunk.tokens.len();
-        let q = &mut q[row * q_width..(row + n) * q_width];
-        rope.apply(q, heads.n_heads, hd, chunk.start);
-        // Queries meet the f16 cache in llama.cpp's kernels as f16.
-        f16c::round_through_f16(q);
-        let k = &mut k[row * kv_width..(row + n) * kv_width];
-        rope.apply(k, heads.n_kv_heads, hd, chunk.start);
-        cache.write(
-            layer,
-            chunk.start,
+        let q;
+        let k;
+        let v;
+        (q, q_rest) = std::mem::take(&mut q_rest).split_at_mut(n * q_width);
+        (k, k_rest) = std::mem::take(&mut k_rest).split_at_mut(n * kv_width);
+        (v, v_rest) = v_rest.split_at(n * kv_width);
+        prepared.push(NewRows {
+            q,
             k,
-            &v[row * kv_width..(row + n) * kv_width],
-        );
-        row += n;
+            v,
+            cache,
+            start: chunk.start,
+        });
     }
+    // A sequence per task: the cache's transposed values make the write a scattered
+    // store per value, which a batch of decoding sequences should not leave to one
+    // thread.
+    team::for_each_chunk_mut(&mut prepared, 1, |_, seq| {
+        let seq = &mut seq[0];
+        rope.apply(seq.q, heads.n_heads, hd, seq.start);
+        // Queries meet the f16 cache in llama.cpp's kernels as f16.
+        f16c::round_through_f16(seq.q);
+        rope.apply(seq.k, heads.n_kv_heads, hd, seq.start);
+        seq.cache.write(layer, seq.start, seq.k, seq.v);
+    });
+    drop(prepared);
+    let row: usize = chunks.iter().map(|c| c.tokens.len()).sum();
     let seqs: Vec<Seq> = chunks
         .iter()
         .zip(caches.iter())
@@ -105,6 +120,16 @@ pub(crate) fn attend_chunks(
     };
     let out = attend(&seqs, &q, params);
     Ok(Tensor::from_vec(out, (row, q_width), &Device::Cpu)?)
+}
+
+/// One sequence's new rows of the batch's queries, keys and values, and its cache.
+struct NewRows<'a> {
+    q: &'a mut [f32],
+    k: &'a mut [f32],
+    v: &'a [f32],
+    cache: &'a mut KvCache,
+    /// The position of its first row.
+    start: usize,
 }
 
 /// One sequence of the batch, as the attention tasks see it.

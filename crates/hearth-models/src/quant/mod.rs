@@ -25,7 +25,7 @@ use std::ops::Range;
 use half::f16;
 use hearth_gguf::GgmlType;
 
-use crate::team::{collect_written, for_each_chunk_mut};
+use crate::team::{collect_chunks, collect_transposed, collect_written};
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 use kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, QK_K, quantize_row_k};
@@ -70,9 +70,8 @@ impl Acts {
         let k = cols / blocks.len();
         match blocks {
             Blocks::Q4_1(_) | Blocks::Q5_0(_) | Blocks::Q8_0(_) => {
-                let mut acts = vec![ActBlock::default(); m * k];
                 let per_task = act_rows_per_task(m);
-                for_each_chunk_mut(&mut acts, k * per_task, |task, out| {
+                let acts = collect_chunks(m * k, k * per_task, |task, out| {
                     let rows = &x[task * per_task * cols..];
                     for (row, out) in rows.chunks_exact(cols).zip(out.chunks_exact_mut(k)) {
                         quantize_row(row, out);
@@ -96,9 +95,8 @@ impl Acts {
             Blocks::Q4K(_) | Blocks::Q6K(_) => {
                 let q4k = matches!(blocks, Blocks::Q4K(_));
                 let paths = k_paths(q4k, groups);
-                let mut acts = vec![KActBlock::default(); m * k];
                 let per_task = act_rows_per_task(m);
-                for_each_chunk_mut(&mut acts, k * per_task, |task, out| {
+                let acts = collect_chunks(m * k, k * per_task, |task, out| {
                     let first = task * per_task;
                     let rows = x[first * cols..].chunks_exact(cols);
                     for ((row, out), &path) in
@@ -340,28 +338,21 @@ impl QMatrix {
     }
 
     /// Few activation rows (decoding): tasks split the weight rows, so each weight is
-    /// read once, and the small result is transposed at the end.
+    /// read once, and each transposes its small result into `y` while it is hot.
     fn matmul_by_weight_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
-        // Weight-row major, so each task writes one contiguous slice.
-        let mut by_weight_row = vec![0f32; self.rows * m];
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
-        for_each_chunk_mut(&mut by_weight_row, rows_per_task * m, |task, out| {
-            kernels().run(self, acts, task * rows_per_task, out, m);
-        });
         if m == 1 {
-            return by_weight_row;
+            // Cleared by each task, not by the leader alone first: the output layer's
+            // is megabytes.
+            return collect_chunks(self.rows, rows_per_task, |task, out| {
+                kernels().run(self, acts, task * rows_per_task, out, 1);
+            });
         }
-        // Transposed one activation row per task: the team would otherwise wait for the
-        // leader to do it alone.
-        // SAFETY: row `i` takes the `i`-th value of each of the `rows` columns of
-        // `by_weight_row`, one for every element of the row.
-        unsafe {
-            collect_written(m * self.rows, self.rows, |i, row| {
-                for (v, &x) in row.iter_mut().zip(by_weight_row.iter().skip(i).step_by(m)) {
-                    v.write(x);
-                }
-            })
-        }
+        // Each task's weight rows are columns of `y`, written into place while they
+        // are in its cache.
+        collect_transposed(m, self.rows, rows_per_task, |task, part| {
+            kernels().run(self, acts, task * rows_per_task, part, m);
+        })
     }
 
     /// Many activation rows (a prompt): tasks split the activation rows, and each walks
