@@ -34,11 +34,16 @@ struct Job<'a> {
 impl Job<'_> {
     /// Runs tasks until none is left. A panicking task still counts as done, so that
     /// the loop's owner never waits forever; the owner re-raises the panic.
+    ///
+    /// The tasks a thread ran are counted into `done` once, when it runs out: a
+    /// locked add per task, on the line the owner polls, cost each thread several
+    /// percent of a decoding step.
     fn work(&self) {
+        let mut finished = 0;
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             if i >= self.n {
-                return;
+                break;
             }
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.task)(i))) {
                 self.panic
@@ -46,7 +51,10 @@ impl Job<'_> {
                     .unwrap_or_else(|e| e.into_inner())
                     .get_or_insert(payload);
             }
-            self.done.fetch_add(1, Ordering::Release);
+            finished += 1;
+        }
+        if finished > 0 {
+            self.done.fetch_add(finished, Ordering::Release);
         }
     }
 }
@@ -264,19 +272,16 @@ pub(crate) unsafe fn collect_written<T: Send>(
     out
 }
 
-/// Column blocks of [`collect_transposed`]'s result while a task computes them.
-const TRANSPOSE_TILE: usize = 64;
-
 thread_local! {
     /// Each thread's buffer for the column block it is computing.
     static COLUMN_BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A new `rows × cols` matrix (row-major) computed in blocks of `width` columns in
-/// parallel: `task(block, part)` fills `part` with the block's columns one after
-/// another (`part[c · rows + r]` for row `r` of column `block · width + c`), and the
-/// same thread then writes them into place while they are in its cache.
-pub(crate) fn collect_transposed(
+/// parallel: `task(block, part)` fills `part`, the block's `rows × n` values
+/// (row-major, `n` its columns), and the same thread then copies them into place
+/// while they are in its cache.
+pub(crate) fn collect_column_blocks(
     rows: usize,
     cols: usize,
     width: usize,
@@ -293,20 +298,13 @@ pub(crate) fn collect_transposed(
             part.clear();
             part.resize(n * rows, 0.0);
             task(block, &mut part);
-            // A tile of columns at a time, so that the strided reads stay in L1.
-            for c0 in (0..n).step_by(TRANSPOSE_TILE) {
-                let tile = c0..(c0 + TRANSPOSE_TILE).min(n);
-                for r in 0..rows {
-                    for c in tile.clone() {
-                        // SAFETY: `r < rows` and `first + c < cols`, inside the
-                        // allocation; blocks cover disjoint columns, so no two tasks
-                        // write the same element.
-                        unsafe {
-                            base.get()
-                                .add(r * cols + first + c)
-                                .write(part[c * rows + r])
-                        };
-                    }
+            for (r, values) in part.chunks_exact(n).enumerate() {
+                // SAFETY: row `r`'s columns `first..first + n` lie inside the
+                // allocation; blocks cover disjoint columns, so no two tasks write the
+                // same element.
+                unsafe {
+                    let dst = base.get().add(r * cols + first);
+                    std::ptr::copy_nonoverlapping(values.as_ptr(), dst, n);
                 }
             }
         });
@@ -395,12 +393,12 @@ mod tests {
     fn column_blocks_land_in_place() {
         pool(3).install(|| {
             run(|| {
-                // 150 columns in blocks of 70: a partial block, and more columns per
-                // block than one transposition tile.
+                // 150 columns in blocks of 70: the last one partial.
                 let (rows, cols) = (3, 150);
-                let y = collect_transposed(rows, cols, 70, |block, part| {
+                let y = collect_column_blocks(rows, cols, 70, |block, part| {
+                    let n = part.len() / rows;
                     for (i, v) in part.iter_mut().enumerate() {
-                        let (c, r) = (block * 70 + i / rows, i % rows);
+                        let (r, c) = (i / n, block * 70 + i % n);
                         *v = (r * 1000 + c) as f32;
                     }
                 });

@@ -25,7 +25,7 @@ use std::ops::Range;
 use half::f16;
 use hearth_gguf::GgmlType;
 
-use crate::team::{collect_chunks, collect_transposed, collect_written};
+use crate::team::{collect_chunks, collect_column_blocks, collect_written};
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 use kquant::{KActBlock, Path, Q4KBlock, Q6KBlock, QK_K, quantize_row_k};
@@ -338,7 +338,7 @@ impl QMatrix {
     }
 
     /// Few activation rows (decoding): tasks split the weight rows, so each weight is
-    /// read once, and each transposes its small result into `y` while it is hot.
+    /// read once, and each copies its small result into `y` while it is hot.
     fn matmul_by_weight_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
         if m == 1 {
@@ -348,16 +348,16 @@ impl QMatrix {
                 kernels().run(self, acts, task * rows_per_task, out, 1);
             });
         }
-        // Each task's weight rows are columns of `y`, written into place while they
-        // are in its cache.
-        collect_transposed(m, self.rows, rows_per_task, |task, part| {
+        // Each task's weight rows are columns of `y`, copied into place while they are
+        // in its cache.
+        collect_column_blocks(m, self.rows, rows_per_task, |task, part| {
             kernels().run(self, acts, task * rows_per_task, part, m);
         })
     }
 
     /// Many activation rows (a prompt): tasks split the activation rows, and each walks
-    /// the weights in cache-sized groups of rows, transposing its small result into its
-    /// own rows of `y`.
+    /// the weights in cache-sized groups of rows, copying its small result into its own
+    /// rows of `y`.
     fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
         let k = self.cols / self.blocks.len();
         // Left unset: the tasks write every element, in parallel, instead of the leader
@@ -370,11 +370,8 @@ impl QMatrix {
                 let group = WEIGHT_GROUP.min(self.rows - first);
                 let part = &mut part[..group * n];
                 kernels().run(self, acts, first, part, n);
-                // Row by row: `y`'s rows lie a multiple of 4 KB apart for many shapes,
-                // and walking down a column would evict each line from its L1 set.
-                for (i, y) in y.chunks_exact_mut(self.rows).enumerate() {
-                    let column = part.iter().skip(i).step_by(n);
-                    for (v, &x) in y[first..first + group].iter_mut().zip(column) {
+                for (y, part) in y.chunks_exact_mut(self.rows).zip(part.chunks_exact(group)) {
+                    for (v, &x) in y[first..first + group].iter_mut().zip(part) {
                         v.write(x);
                     }
                 }
@@ -417,7 +414,9 @@ const ACT_CHUNK: usize = 16;
 /// the core's cache while every activation row meets them.
 const WEIGHT_GROUP: usize = 64;
 
-/// One compiled copy of the kernels.
+/// One compiled copy of the kernels. `run(w, acts, first, out, m)` sets
+/// `out[i · n + j]` to weight row `first + j` times activation row `i`, for the `n`
+/// weight rows `out` covers and the `m` activation rows of `acts`.
 #[derive(Clone, Copy)]
 struct Kernels {
     run: fn(&QMatrix, ActsView<'_>, usize, &mut [f32], usize),
@@ -513,17 +512,27 @@ fn rows_avx2(w: &QMatrix, acts: ActsView<'_>, first: usize, out: &mut [f32], m: 
 /// while the task's weight rows stream past (a long prompt's activations do not fit).
 const ACT_TILE: usize = 8;
 
-/// Sets `out[j · m + i] = dot(first + j, i)`: weight row `first + j` times activation
-/// row `i`, for the weight rows `out` covers.
+/// Sets `out[i · n + j] = dot(first + j, i)`: weight row `first + j` times activation
+/// row `i`, for the `n` weight rows `out` covers (the kernels' layout, act-major).
 #[inline(always)]
 fn fill(out: &mut [f32], m: usize, first: usize, dot: impl Fn(usize, usize) -> f32) {
+    let n = out.len() / m;
     for i0 in (0..m).step_by(ACT_TILE) {
-        let tile = i0..(i0 + ACT_TILE).min(m);
-        for (j, col) in out.chunks_exact_mut(m).enumerate() {
-            for (i, y) in col[tile.clone()].iter_mut().enumerate() {
-                *y = dot(first + j, i0 + i);
+        for j in 0..n {
+            for i in i0..(i0 + ACT_TILE).min(m) {
+                out[i * n + j] = dot(first + j, i);
             }
         }
+    }
+}
+
+/// Puts the outputs of weight row `j` (of those `out` covers) for activation rows
+/// `i0..i0 + values.len()` into `out`, laid out as [`fill`] says.
+#[inline(always)]
+fn put_column(out: &mut [f32], m: usize, j: usize, i0: usize, values: &[f32]) {
+    let n = out.len() / m;
+    for (i, &v) in values.iter().enumerate() {
+        out[(i0 + i) * n + j] = v;
     }
 }
 
@@ -593,33 +602,32 @@ fn act_tile<'a, T, const RN: usize>(
     )
 }
 
-/// Fills `out` (weight-row major, `m` columns) with `$kernel::<RN>` over act tiles.
+/// Fills `out` (laid out as [`fill`] says) with `$kernel::<RN>` over act tiles.
 #[cfg(target_arch = "x86_64")]
 macro_rules! k_tiles {
     ($kernel:path, $b:expr, $a:expr, $p:expr, $k:expr, $first:expr, $out:expr, $m:expr) => {{
-        let (b, a, p, k, m) = ($b, $a, $p, $k, $m);
+        let (b, a, p, k, m, out) = ($b, $a, $p, $k, $m, $out);
         for i0 in (0..m).step_by(4) {
-            for (j, col) in $out.chunks_exact_mut(m).enumerate() {
+            for j in 0..out.len() / m {
                 let wr = &b[($first + j) * k..][..k];
-                let dst = &mut col[i0..(i0 + 4).min(m)];
                 // SAFETY (each arm): every activation row holds `k` blocks, as `wr` does;
                 // the caller runs with AVX2 and FMA.
-                match dst.len() {
+                match m - i0 {
                     1 => {
                         let (rows, paths) = act_tile::<_, 1>(a, p, i0, k);
-                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                        put_column(out, m, j, i0, &unsafe { $kernel(wr, rows, paths) });
                     }
                     2 => {
                         let (rows, paths) = act_tile::<_, 2>(a, p, i0, k);
-                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                        put_column(out, m, j, i0, &unsafe { $kernel(wr, rows, paths) });
                     }
                     3 => {
                         let (rows, paths) = act_tile::<_, 3>(a, p, i0, k);
-                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                        put_column(out, m, j, i0, &unsafe { $kernel(wr, rows, paths) });
                     }
                     _ => {
                         let (rows, paths) = act_tile::<_, 4>(a, p, i0, k);
-                        dst.copy_from_slice(&unsafe { $kernel(wr, rows, paths) });
+                        put_column(out, m, j, i0, &unsafe { $kernel(wr, rows, paths) });
                     }
                 }
             }
@@ -770,8 +778,8 @@ impl KTiles for Q6KBlock {
     }
 }
 
-/// Activation rows `i0..i0 + RN` against the weight rows `out` covers (`out[j · m + i]`
-/// for weight row `first + j`), two weight rows at a time where the pair tile applies.
+/// Activation rows `i0..i0 + RN` against the weight rows `out` covers (laid out as
+/// [`fill`] says), two weight rows at a time where the pair tile applies.
 ///
 /// # Safety
 /// As for the kernels of [`kquant_pairs`].
@@ -792,7 +800,7 @@ unsafe fn k_act_tile<B: KTiles, const RN: usize>(
             // SAFETY: passed on from the caller.
             let y = unsafe { B::pair([w_row(j), w_row(j + 1)], rows, paths) };
             for (r, y) in y.iter().enumerate() {
-                out[(j + r) * m + i0..][..RN].copy_from_slice(y);
+                put_column(out, m, j + r, i0, y);
             }
             j += 2;
         }
@@ -800,7 +808,7 @@ unsafe fn k_act_tile<B: KTiles, const RN: usize>(
     for j in j..n_rows {
         // SAFETY: as above.
         let y = unsafe { B::single(w_row(j), rows, paths) };
-        out[j * m + i0..][..RN].copy_from_slice(&y);
+        put_column(out, m, j, i0, &y);
     }
 }
 

@@ -362,8 +362,8 @@ pub(crate) struct Operands<'a, W> {
     pub k: usize,
 }
 
-/// Sets `out[j · m + i]` to weight row `first + j` times activation row `i`, for the
-/// weight rows `out` covers, tile by tile.
+/// Sets `out[i · n + j]` to weight row `first + j` times activation row `i`, for the
+/// `n` weight rows `out` covers, tile by tile.
 ///
 /// # Safety
 /// The CPU must support `K`'s features; `ops` must hold the rows `out` covers and `m`
@@ -448,6 +448,6 @@ fn store<const RM: usize, const RN: usize>(
     y: &[[f32; RN]; RM],
 ) {
     for (r, row) in y.iter().enumerate() {
-        out[(j + r) * m + i0..][..RN].copy_from_slice(row);
+        super::put_column(out, m, j + r, i0, row);
     }
 }
