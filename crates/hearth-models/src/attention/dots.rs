@@ -9,19 +9,28 @@
 //! pairs go one (or four) at a time through AVX2 or portable code. Every path gives
 //! the same bits.
 
+use half::f16;
+
 use crate::{cpu, ggml_math};
 
 /// Rows of a matrix: row `j` is `data[j · stride..][..len]`, for `j < count`.
-#[derive(Clone, Copy)]
-pub(crate) struct Mat<'a> {
-    pub data: &'a [f32],
+pub(crate) struct Mat<'a, T = f32> {
+    pub data: &'a [T],
     pub stride: usize,
     pub count: usize,
     pub len: usize,
 }
 
-impl<'a> Mat<'a> {
-    pub(crate) fn row(&self, j: usize) -> &'a [f32] {
+impl<T> Clone for Mat<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Mat<'_, T> {}
+
+impl<'a, T> Mat<'a, T> {
+    pub(crate) fn row(&self, j: usize) -> &'a [T] {
         &self.data[j * self.stride..][..self.len]
     }
 
@@ -60,8 +69,13 @@ pub(crate) fn dot16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usize) {
 /// `a` and `r` of `b`.
 pub(crate) fn vec_dot_f16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usize) {
     #[cfg(target_arch = "x86_64")]
-    if cpu::has_avx512f() && a.len.is_multiple_of(64) && fit(a, b, out, out_stride) {
-        // SAFETY: as in `dot16_each`, with a multiple of 64 values per row.
+    if cpu::has_avx512f()
+        && cpu::has_f16c()
+        && a.len.is_multiple_of(64)
+        && fit(a, b, out, out_stride)
+    {
+        // SAFETY: as in `dot16_each`, with a multiple of 64 values per row; the
+        // kernel is compiled for F16C as well, which the CPU has.
         return unsafe { avx512::vec_dot_f16_each(a, b, out, out_stride) };
     }
     for r in 0..b.count {
@@ -71,9 +85,30 @@ pub(crate) fn vec_dot_f16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usiz
     }
 }
 
+/// [`vec_dot_f16_each`] with `a` in f16 (a cache read where it lies), each value
+/// widened exactly as it is loaded.
+pub(crate) fn vec_dot_f16_each_half(a: Mat<f16>, b: Mat, out: &mut [f32], out_stride: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu::has_avx512f()
+        && cpu::has_f16c()
+        && a.len.is_multiple_of(64)
+        && fit(a, b, out, out_stride)
+    {
+        // SAFETY: as in `vec_dot_f16_each`, and the CPU supports F16C.
+        return unsafe { avx512::vec_dot_f16_each(a, b, out, out_stride) };
+    }
+    let mut row = vec![0f32; a.len];
+    for j in 0..a.count {
+        super::f16c::widen(a.row(j), &mut row);
+        for r in 0..b.count {
+            out[r * out_stride + j] = vec_dot_f16(&row, b.row(r));
+        }
+    }
+}
+
 /// Whether `a` and `b` have rows of one length within their slices, and `out` has
 /// room for `b.count` rows of `a.count` results, `out_stride` apart.
-fn fit(a: Mat, b: Mat, out: &[f32], out_stride: usize) -> bool {
+fn fit<T>(a: Mat<T>, b: Mat, out: &[f32], out_stride: usize) -> bool {
     let room = b.count == 0 || out.len() >= (b.count - 1) * out_stride + a.count;
     a.len == b.len && a.fits() && b.fits() && room
 }
@@ -253,15 +288,42 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
+    use half::f16;
+
     use super::Mat;
     use crate::ggml_math::avx512::reduce_each;
+
+    /// Values a row of `a` may hold: sixteen of them load as one register of f32.
+    pub(super) trait Load16: Copy {
+        /// # Safety
+        /// Sixteen values are readable at `p`; the CPU supports AVX-512 F and F16C.
+        unsafe fn load16(p: *const Self) -> __m512;
+    }
+
+    impl Load16 for f32 {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn load16(p: *const f32) -> __m512 {
+            // SAFETY: passed on.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+    }
+
+    impl Load16 for f16 {
+        #[inline]
+        #[target_feature(enable = "avx512f,f16c")]
+        unsafe fn load16(p: *const f16) -> __m512 {
+            // SAFETY: passed on; every f16 widens to f32 exactly.
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+        }
+    }
 
     /// Accumulators reduced together: one register of results.
     const LANES: usize = 16;
 
     /// Row `j` of `a`, or row `first` in place of rows past the end (whose results
     /// are dropped).
-    fn row_ptr(a: Mat, first: usize, j: usize) -> *const f32 {
+    fn row_ptr<T>(a: Mat<T>, first: usize, j: usize) -> *const T {
         let row = if j < a.count { j } else { first };
         a.data[row * a.stride..].as_ptr()
     }
@@ -346,18 +408,24 @@ mod avx512 {
     /// against up to four rows of `b`, or four rows of `a` against one.
     ///
     /// # Safety
-    /// As [`dot16_each`], with rows of a multiple of 64 values.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn vec_dot_f16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usize) {
+    /// As [`dot16_each`], with rows of a multiple of 64 values; for f16 rows the CPU
+    /// must support F16C.
+    #[target_feature(enable = "avx512f,f16c")]
+    pub(super) unsafe fn vec_dot_f16_each<T: Load16>(
+        a: Mat<T>,
+        b: Mat,
+        out: &mut [f32],
+        out_stride: usize,
+    ) {
         for r0 in (0..b.count).step_by(4) {
             let out = &mut out[r0 * out_stride..];
             // SAFETY (each arm): passed on.
             unsafe {
                 match (b.count - r0).min(4) {
-                    1 => vec_dot_f16_block::<1, 4>(a, b, r0, out, out_stride),
-                    2 => vec_dot_f16_block::<2, 2>(a, b, r0, out, out_stride),
-                    3 => vec_dot_f16_block::<3, 2>(a, b, r0, out, out_stride),
-                    _ => vec_dot_f16_block::<4, 1>(a, b, r0, out, out_stride),
+                    1 => vec_dot_f16_block::<T, 1, 4>(a, b, r0, out, out_stride),
+                    2 => vec_dot_f16_block::<T, 2, 2>(a, b, r0, out, out_stride),
+                    3 => vec_dot_f16_block::<T, 3, 2>(a, b, r0, out, out_stride),
+                    _ => vec_dot_f16_block::<T, 4, 1>(a, b, r0, out, out_stride),
                 }
             }
         }
@@ -365,9 +433,9 @@ mod avx512 {
 
     /// `vec_dot_f16` of rows `r0..r0 + R` of `b` with the rows of `a`, `S` rows of `a`
     /// at a time: `4 · R · S` accumulators, each row of `a` loaded once for all `R`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn vec_dot_f16_block<const R: usize, const S: usize>(
-        a: Mat,
+    #[target_feature(enable = "avx512f,f16c")]
+    unsafe fn vec_dot_f16_block<T: Load16, const R: usize, const S: usize>(
+        a: Mat<T>,
         b: Mat,
         r0: usize,
         out: &mut [f32],
@@ -380,13 +448,13 @@ mod avx512 {
         for j0 in (0..a.count).step_by(per) {
             let mut sums = [_mm512_setzero_ps(); LANES];
             for q in (0..per).step_by(S) {
-                let rows: [*const f32; S] = std::array::from_fn(|k| row_ptr(a, j0, j0 + q + k));
+                let rows: [*const T; S] = std::array::from_fn(|k| row_ptr(a, j0, j0 + q + k));
                 let mut acc = [[[_mm512_setzero_ps(); 4]; S]; R];
                 for i in (0..a.len).step_by(64) {
                     // SAFETY: `i + 64 <= len`, within every row of `a` and `b`.
                     unsafe {
                         let rv: [[__m512; 4]; S] = std::array::from_fn(|k| {
-                            std::array::from_fn(|t| _mm512_loadu_ps(rows[k].add(i + 16 * t)))
+                            std::array::from_fn(|t| T::load16(rows[k].add(i + 16 * t)))
                         });
                         for (acc, v) in acc.iter_mut().zip(vs) {
                             for t in 0..4 {
@@ -525,6 +593,27 @@ mod tests {
                                 got[r * out_stride + j].to_bits(),
                                 want.to_bits(),
                                 "f16 {case}"
+                            );
+                        }
+                    }
+                    // The same with `a` held in f16, as the cache holds keys and values.
+                    let a_half: Vec<f16> = a_data.iter().map(|&x| f16::from_f32(x)).collect();
+                    let a_wide: Vec<f32> = a_half.iter().map(|x| x.to_f32()).collect();
+                    let half_rows = Mat {
+                        data: &a_half[..],
+                        stride,
+                        count: a_count,
+                        len,
+                    };
+                    vec_dot_f16_each_half(half_rows, b, &mut got, out_stride);
+                    let a_wide = Mat { data: &a_wide, ..a };
+                    for r in 0..b_count {
+                        for j in 0..a_count {
+                            let want = vec_dot_f16_portable(a_wide.row(j), b.row(r));
+                            assert_eq!(
+                                got[r * out_stride + j].to_bits(),
+                                want.to_bits(),
+                                "f16 rows {case}"
                             );
                         }
                     }

@@ -11,7 +11,7 @@
 //! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
 //! step of `vec_dot_f16`, with the same result (the cached values being finite).
 
-use super::dots::{Mat, dot16_each, vec_dot_f16_each};
+use super::dots::{Mat, dot16_each, vec_dot_f16_each, vec_dot_f16_each_half};
 use super::f16c::{round_through_f16, widen};
 use super::{Heads, Params, Seq};
 use crate::kv_cache::CELL_GROUP;
@@ -47,6 +47,9 @@ pub(crate) fn kv_head_rows(
     } = p.heads;
     let group = n_heads / n_kv_heads;
     let n_rows = q_rows.len() / (n_heads * head_dim);
+    if seq.n == 1 && n_rows == 1 && reads_half(head_dim) {
+        return decode_row(scratch, seq, kv, q_rows, p);
+    }
     let cells = seq.view.cells;
     // The last row sees this many keys; the value sums read whole groups of 64.
     let visible = seq.start + first + n_rows;
@@ -80,6 +83,63 @@ pub(crate) fn kv_head_rows(
         window: p.window,
     };
     rows_of_heads(&rows, &mut scratch.probs, &mut out);
+    out
+}
+
+/// Whether [`decode_row`] reads the cache's f16 directly with vector code here, for
+/// heads of `head_dim` values.
+fn reads_half(head_dim: usize) -> bool {
+    cpu::has_avx512f() && cpu::has_f16c() && head_dim.is_multiple_of(64)
+}
+
+/// [`kv_head_rows`] for one decoding row, with the keys and values read from the f16
+/// cache as the dot products load them rather than widened into scratch first: a
+/// long history is then read once, in half the bytes. The arithmetic is that of
+/// [`rows_of_heads`] for a single row (every f16 widens to f32 exactly).
+fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_row: &[f32], p: Params) -> Vec<f32> {
+    let Heads {
+        n_heads,
+        n_kv_heads,
+        head_dim: hd,
+    } = p.heads;
+    let group = n_heads / n_kv_heads;
+    let cells = seq.view.cells;
+    let visible = seq.start + 1;
+    let first_visible = (visible - 1).saturating_sub(p.window - 1);
+    let stride = value_len(visible);
+    let probs = &mut scratch.probs;
+    probs.clear();
+    probs.resize(group * stride, 0.0);
+    let keys = Mat {
+        data: &seq.view.keys[(kv * cells + first_visible) * hd..],
+        stride: hd,
+        count: visible - first_visible,
+        len: hd,
+    };
+    let q = Mat {
+        data: &q_row[kv * group * hd..],
+        stride: hd,
+        count: group,
+        len: hd,
+    };
+    vec_dot_f16_each_half(keys, q, &mut probs[first_visible..], stride);
+    for weights in probs.chunks_exact_mut(stride) {
+        to_weights(p.scale, first_visible, visible, weights);
+    }
+    let values = Mat {
+        data: &seq.view.values_t[kv * hd * cells..],
+        stride: cells,
+        count: hd,
+        len: stride,
+    };
+    let weights = Mat {
+        data: probs,
+        stride,
+        count: group,
+        len: stride,
+    };
+    let mut out = vec![0f32; group * hd];
+    vec_dot_f16_each_half(values, weights, &mut out, hd);
     out
 }
 
@@ -145,7 +205,7 @@ fn rows_generic(r: &Rows, probs: &mut [f32], out: &mut [f32]) {
         }
         for i in block.clone() {
             for weights in probs[weights_of(i)].chunks_exact_mut(r.stride) {
-                to_weights(r, first_visible(i), visible(i), weights);
+                to_weights(r.scale, first_visible(i), visible(i), weights);
             }
         }
         let longest = value_len(visible(block.end - 1));
@@ -200,12 +260,10 @@ fn scores(r: &Rows, i: usize, keys: std::ops::Range<usize>, out: &mut [f32]) {
 /// Turns one head's scores of keys `first_visible..visible` into attention weights,
 /// zero up to the next 64 keys.
 #[inline(always)]
-fn to_weights(r: &Rows, first_visible: usize, visible: usize, weights: &mut [f32]) {
+fn to_weights(scale: f32, first_visible: usize, visible: usize, weights: &mut [f32]) {
     weights[..first_visible].fill(f32::NEG_INFINITY);
     let scores = &mut weights[..visible];
-    scores[first_visible..]
-        .iter_mut()
-        .for_each(|s| *s *= r.scale);
+    scores[first_visible..].iter_mut().for_each(|s| *s *= scale);
     ggml_math::softmax(scores);
     // Attention weights meet the f16 values as f16.
     round_through_f16(scores);
