@@ -66,8 +66,9 @@ pub(crate) fn dot16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usize) {
 }
 
 /// `out[r · out_stride + j] = vec_dot_f16(a.row(j), b.row(r))` for every row `j` of
-/// `a` and `r` of `b`.
-pub(crate) fn vec_dot_f16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usize) {
+/// `a` and `r` of `b`; `a` may be f16, as the cache holds keys and values, and is
+/// then widened (exactly) as it is read.
+pub(crate) fn vec_dot_f16_each<T: Value>(a: Mat<T>, b: Mat, out: &mut [f32], out_stride: usize) {
     #[cfg(target_arch = "x86_64")]
     if cpu::has_avx512f()
         && cpu::has_f16c()
@@ -78,31 +79,56 @@ pub(crate) fn vec_dot_f16_each(a: Mat, b: Mat, out: &mut [f32], out_stride: usiz
         // kernel is compiled for F16C as well, which the CPU has.
         return unsafe { avx512::vec_dot_f16_each(a, b, out, out_stride) };
     }
-    for r in 0..b.count {
-        for (j, o) in out[r * out_stride..][..a.count].iter_mut().enumerate() {
-            *o = vec_dot_f16(a.row(j), b.row(r));
+    let mut buf = Vec::new();
+    for j in 0..a.count {
+        let row = T::widened(a.row(j), &mut buf);
+        for r in 0..b.count {
+            out[r * out_stride + j] = vec_dot_f16(row, b.row(r));
         }
     }
 }
 
-/// [`vec_dot_f16_each`] with `a` in f16 (a cache read where it lies), each value
-/// widened exactly as it is loaded.
-pub(crate) fn vec_dot_f16_each_half(a: Mat<f16>, b: Mat, out: &mut [f32], out_stride: usize) {
+/// Values the rows of `vec_dot_f16_each`'s `a` may hold.
+pub(crate) trait Value: Copy {
+    /// `row` as f32: itself, or widened into `buf`.
+    fn widened<'a>(row: &'a [Self], buf: &'a mut Vec<f32>) -> &'a [f32];
+
+    /// Sixteen values at `p` as one register of f32.
+    ///
+    /// # Safety
+    /// Sixteen values are readable at `p`; the CPU supports AVX-512 F and F16C.
     #[cfg(target_arch = "x86_64")]
-    if cpu::has_avx512f()
-        && cpu::has_f16c()
-        && a.len.is_multiple_of(64)
-        && fit(a, b, out, out_stride)
-    {
-        // SAFETY: as in `vec_dot_f16_each`, and the CPU supports F16C.
-        return unsafe { avx512::vec_dot_f16_each(a, b, out, out_stride) };
+    unsafe fn load16(p: *const Self) -> std::arch::x86_64::__m512;
+}
+
+impl Value for f32 {
+    fn widened<'a>(row: &'a [f32], _: &'a mut Vec<f32>) -> &'a [f32] {
+        row
     }
-    let mut row = vec![0f32; a.len];
-    for j in 0..a.count {
-        super::f16c::widen(a.row(j), &mut row);
-        for r in 0..b.count {
-            out[r * out_stride + j] = vec_dot_f16(&row, b.row(r));
-        }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load16(p: *const f32) -> std::arch::x86_64::__m512 {
+        // SAFETY: passed on.
+        unsafe { std::arch::x86_64::_mm512_loadu_ps(p) }
+    }
+}
+
+impl Value for f16 {
+    fn widened<'a>(row: &'a [f16], buf: &'a mut Vec<f32>) -> &'a [f32] {
+        buf.resize(row.len(), 0.0);
+        super::f16c::widen(row, buf);
+        buf
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f,f16c")]
+    unsafe fn load16(p: *const f16) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::{_mm256_loadu_si256, _mm512_cvtph_ps};
+        // SAFETY: passed on; every f16 widens to f32 exactly.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
     }
 }
 
@@ -288,35 +314,8 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use half::f16;
-
-    use super::Mat;
+    use super::{Mat, Value};
     use crate::ggml_math::avx512::reduce_each;
-
-    /// Values a row of `a` may hold: sixteen of them load as one register of f32.
-    pub(super) trait Load16: Copy {
-        /// # Safety
-        /// Sixteen values are readable at `p`; the CPU supports AVX-512 F and F16C.
-        unsafe fn load16(p: *const Self) -> __m512;
-    }
-
-    impl Load16 for f32 {
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn load16(p: *const f32) -> __m512 {
-            // SAFETY: passed on.
-            unsafe { _mm512_loadu_ps(p) }
-        }
-    }
-
-    impl Load16 for f16 {
-        #[inline]
-        #[target_feature(enable = "avx512f,f16c")]
-        unsafe fn load16(p: *const f16) -> __m512 {
-            // SAFETY: passed on; every f16 widens to f32 exactly.
-            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
-        }
-    }
 
     /// Accumulators reduced together: one register of results.
     const LANES: usize = 16;
@@ -411,7 +410,7 @@ mod avx512 {
     /// As [`dot16_each`], with rows of a multiple of 64 values; for f16 rows the CPU
     /// must support F16C.
     #[target_feature(enable = "avx512f,f16c")]
-    pub(super) unsafe fn vec_dot_f16_each<T: Load16>(
+    pub(super) unsafe fn vec_dot_f16_each<T: Value>(
         a: Mat<T>,
         b: Mat,
         out: &mut [f32],
@@ -434,7 +433,7 @@ mod avx512 {
     /// `vec_dot_f16` of rows `r0..r0 + R` of `b` with the rows of `a`, `S` rows of `a`
     /// at a time: `4 · R · S` accumulators, each row of `a` loaded once for all `R`.
     #[target_feature(enable = "avx512f,f16c")]
-    unsafe fn vec_dot_f16_block<T: Load16, const R: usize, const S: usize>(
+    unsafe fn vec_dot_f16_block<T: Value, const R: usize, const S: usize>(
         a: Mat<T>,
         b: Mat,
         r0: usize,
@@ -605,7 +604,7 @@ mod tests {
                         count: a_count,
                         len,
                     };
-                    vec_dot_f16_each_half(half_rows, b, &mut got, out_stride);
+                    vec_dot_f16_each(half_rows, b, &mut got, out_stride);
                     let a_wide = Mat { data: &a_wide, ..a };
                     for r in 0..b_count {
                         for j in 0..a_count {

@@ -11,7 +11,7 @@
 //! any other `x`. So the sum here stops at the visible keys rounded up to the 64-cell
 //! step of `vec_dot_f16`, with the same result (the cached values being finite).
 
-use super::dots::{Mat, dot16_each, vec_dot_f16_each, vec_dot_f16_each_half};
+use super::dots::{Mat, dot16_each, vec_dot_f16_each};
 use super::f16c::{round_through_f16, widen};
 use super::{Heads, Params, Seq};
 use crate::kv_cache::CELL_GROUP;
@@ -122,7 +122,7 @@ fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_row: &[f32], p: Par
         count: group,
         len: hd,
     };
-    vec_dot_f16_each_half(keys, q, &mut probs[first_visible..], stride);
+    vec_dot_f16_each(keys, q, &mut probs[first_visible..], stride);
     for weights in probs.chunks_exact_mut(stride) {
         to_weights(p.scale, first_visible, visible, weights);
     }
@@ -139,7 +139,7 @@ fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_row: &[f32], p: Par
         len: stride,
     };
     let mut out = vec![0f32; group * hd];
-    vec_dot_f16_each_half(values, weights, &mut out, hd);
+    vec_dot_f16_each(values, weights, &mut out, hd);
     out
 }
 
