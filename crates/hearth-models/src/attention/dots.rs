@@ -573,28 +573,23 @@ mod tests {
                     let out_stride = a_count + 3;
                     let mut got = vec![f32::NAN; b_count * out_stride];
                     let case = format!("{a_count} x {b_count} of {len}");
+                    // Every output of `got` equals `dot` of its pair alone.
+                    let check = |got: &[f32], a: Mat, dot: fn(&[f32], &[f32]) -> f32, what| {
+                        for r in 0..b_count {
+                            for j in 0..a_count {
+                                let want = dot(a.row(j), b.row(r));
+                                assert_eq!(
+                                    got[r * out_stride + j].to_bits(),
+                                    want.to_bits(),
+                                    "{what} {case}"
+                                );
+                            }
+                        }
+                    };
                     dot16_each(a, b, &mut got, out_stride);
-                    for r in 0..b_count {
-                        for j in 0..a_count {
-                            let want = dot16_portable(a.row(j), b.row(r));
-                            assert_eq!(
-                                got[r * out_stride + j].to_bits(),
-                                want.to_bits(),
-                                "dot16 {case}"
-                            );
-                        }
-                    }
+                    check(&got, a, dot16_portable, "dot16");
                     vec_dot_f16_each(a, b, &mut got, out_stride);
-                    for r in 0..b_count {
-                        for j in 0..a_count {
-                            let want = vec_dot_f16_portable(a.row(j), b.row(r));
-                            assert_eq!(
-                                got[r * out_stride + j].to_bits(),
-                                want.to_bits(),
-                                "f16 {case}"
-                            );
-                        }
-                    }
+                    check(&got, a, vec_dot_f16_portable, "f16");
                     // The same with `a` held in f16, as the cache holds keys and values.
                     let a_half: Vec<f16> = a_data.iter().map(|&x| f16::from_f32(x)).collect();
                     let a_wide: Vec<f32> = a_half.iter().map(|x| x.to_f32()).collect();
@@ -606,16 +601,7 @@ mod tests {
                     };
                     vec_dot_f16_each(half_rows, b, &mut got, out_stride);
                     let a_wide = Mat { data: &a_wide, ..a };
-                    for r in 0..b_count {
-                        for j in 0..a_count {
-                            let want = vec_dot_f16_portable(a_wide.row(j), b.row(r));
-                            assert_eq!(
-                                got[r * out_stride + j].to_bits(),
-                                want.to_bits(),
-                                "f16 rows {case}"
-                            );
-                        }
-                    }
+                    check(&got, a_wide, vec_dot_f16_portable, "f16 rows");
                 }
             }
         }
