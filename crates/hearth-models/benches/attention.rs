@@ -1,7 +1,8 @@
 //! One layer's attention with SmolLM2-135M's heads (9 query heads, 3 key/value heads
 //! of 64): decoding one row at contexts 512 and 2048, for one and eight sequences,
-//! and a prompt chunk of 128 rows on top of 384 cached positions; and a whole
-//! 512-token prompt with Gemma 3's heads (4 query heads, 1 key/value head of 256).
+//! and a prompt chunk of 128 rows on top of 384 cached positions; and with Gemma 3's
+//! heads (4 query heads, 1 key/value head of 256) a whole 512-token prompt and one
+//! decoding row at context 2048.
 
 use std::hint::black_box;
 
@@ -18,6 +19,7 @@ fn attention(c: &mut Criterion) {
         ("decode ctx 512 x8 sequences", SMOLLM2, 8, 1, 512),
         ("prefill chunk 128 at 512", SMOLLM2, 1, 128, 512),
         ("gemma3 prompt 512", GEMMA3, 1, 512, 512),
+        ("gemma3 decode ctx 2048", GEMMA3, 1, 1, 2048),
     ];
     for (name, heads, n_seqs, n, total) in cases {
         let case = AttentionCase::new(heads, n_seqs, n, total).expect("the case fits in memory");

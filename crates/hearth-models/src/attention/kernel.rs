@@ -28,14 +28,15 @@ pub(crate) struct Scratch {
     probs: Vec<f32>,
 }
 
-/// Attention of the query heads sharing key/value head `kv`, for the rows
-/// `first..first + q_rows / width` of `seq`'s chunk; `q_rows` is token-major,
-/// `(rows, n_heads · head_dim)`. Returns `(group, rows, head_dim)`, `group` being the
-/// query heads per key/value head.
+/// Attention of query heads `heads` (counted within the group) of those sharing
+/// key/value head `kv`, for the rows `first..first + q_rows / width` of `seq`'s chunk;
+/// `q_rows` is token-major, `(rows, n_heads · head_dim)`. Returns `(group, rows,
+/// head_dim)`, `group` being the number of heads in `heads`.
 pub(crate) fn kv_head_rows(
     scratch: &mut Scratch,
     seq: &Seq,
     kv: usize,
+    heads: (usize, usize),
     first: usize,
     q_rows: &[f32],
     p: Params,
@@ -45,10 +46,12 @@ pub(crate) fn kv_head_rows(
         n_kv_heads,
         head_dim,
     } = p.heads;
-    let group = n_heads / n_kv_heads;
+    // Where this task's first query head starts in a row of `q_rows`.
+    let q_offset = (kv * (n_heads / n_kv_heads) + heads.0) * head_dim;
+    let group = heads.1 - heads.0;
     let n_rows = q_rows.len() / (n_heads * head_dim);
     if seq.n == 1 && n_rows == 1 && reads_half(head_dim) {
-        return decode_row(scratch, seq, kv, q_rows, p);
+        return decode_row(scratch, seq, kv, &q_rows[q_offset..][..group * head_dim], p);
     }
     let cells = seq.view.cells;
     // The last row sees this many keys; the value sums read whole groups of 64.
@@ -73,7 +76,7 @@ pub(crate) fn kv_head_rows(
         values_t: &scratch.values_t,
         stride,
         q: q_rows,
-        q_offset: kv * group * head_dim,
+        q_offset,
         q_width: n_heads * head_dim,
         group,
         head_dim,
@@ -92,17 +95,14 @@ fn reads_half(head_dim: usize) -> bool {
     cpu::has_avx512f() && cpu::has_f16c() && head_dim.is_multiple_of(64)
 }
 
-/// [`kv_head_rows`] for one decoding row, with the keys and values read from the f16
-/// cache as the dot products load them rather than widened into scratch first: a
-/// long history is then read once, in half the bytes. The arithmetic is that of
-/// [`rows_of_heads`] for a single row (every f16 widens to f32 exactly).
-fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_row: &[f32], p: Params) -> Vec<f32> {
-    let Heads {
-        n_heads,
-        n_kv_heads,
-        head_dim: hd,
-    } = p.heads;
-    let group = n_heads / n_kv_heads;
+/// [`kv_head_rows`] for one decoding row and its query heads `q_heads` (side by side),
+/// with the keys and values read from the f16 cache as the dot products load them
+/// rather than widened into scratch first: a long history is then read once, in half
+/// the bytes. The arithmetic is that of [`rows_of_heads`] for a single row (every f16
+/// widens to f32 exactly).
+fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_heads: &[f32], p: Params) -> Vec<f32> {
+    let hd = p.heads.head_dim;
+    let group = q_heads.len() / hd;
     let cells = seq.view.cells;
     let visible = seq.start + 1;
     let first_visible = (visible - 1).saturating_sub(p.window - 1);
@@ -117,7 +117,7 @@ fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_row: &[f32], p: Par
         len: hd,
     };
     let q = Mat {
-        data: &q_row[kv * group * hd..],
+        data: q_heads,
         stride: hd,
         count: group,
         len: hd,

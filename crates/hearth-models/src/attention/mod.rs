@@ -151,11 +151,13 @@ pub(crate) struct Params {
     pub window: usize,
 }
 
-/// The query heads of key/value head `kv` of sequence `seq`, rows `rows`.
+/// Query heads `heads` (counted within the group) of key/value head `kv` of sequence
+/// `seq`, rows `rows`.
 #[derive(Clone, Copy)]
 struct Task {
     seq: usize,
     kv: usize,
+    heads: (usize, usize),
     rows: (usize, usize),
 }
 
@@ -168,6 +170,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
         head_dim,
     } = p.heads;
     let group = n_heads / n_kv_heads;
+    let head_sets = head_sets(seqs, p.heads);
     let mut tasks = Vec::new();
     let mut work = 0;
     for (s, seq) in seqs.iter().enumerate() {
@@ -175,7 +178,15 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
             for first in (0..seq.n).step_by(ROWS_PER_TASK) {
                 let rows = (first, (first + ROWS_PER_TASK).min(seq.n));
                 work += group * (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
-                tasks.push(Task { seq: s, kv, rows });
+                for heads in &head_sets {
+                    let heads = *heads;
+                    tasks.push(Task {
+                        seq: s,
+                        kv,
+                        heads,
+                        rows,
+                    });
+                }
             }
         }
     }
@@ -183,7 +194,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
         let seq = &seqs[t.seq];
         let width = n_heads * head_dim;
         let q_rows = &q[(seq.first_row + t.rows.0) * width..(seq.first_row + t.rows.1) * width];
-        kernel::kv_head_rows(scratch, seq, t.kv, t.rows.0, q_rows, p)
+        kernel::kv_head_rows(scratch, seq, t.kv, t.heads, t.rows.0, q_rows, p)
     };
     let results: Vec<Vec<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
         let mut results = vec![Vec::new(); tasks.len()];
@@ -207,7 +218,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
             let n_rows = t.rows.1 - t.rows.0;
             let (from, to) = (first.max(lo), (first + n_rows).min(hi));
             for (g, rows) in result.chunks_exact(n_rows * head_dim).enumerate() {
-                let col = (t.kv * group + g) * head_dim;
+                let col = (t.kv * group + t.heads.0 + g) * head_dim;
                 for i in from..to {
                     out[(i - lo) * width + col..][..head_dim]
                         .copy_from_slice(&rows[(i - first) * head_dim..][..head_dim]);
@@ -215,6 +226,21 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
             }
         }
     })
+}
+
+/// How the query heads of each key/value head are shared out: all in one task, or,
+/// for a lone decoding sequence with fewer key/value heads than twice the threads
+/// (Gemma 3 has one), in two halves, so that both threads work on it. Each half
+/// reads the keys and values again; every head's arithmetic stays the same.
+fn head_sets(seqs: &[Seq], heads: Heads) -> Vec<(usize, usize)> {
+    let group = heads.n_heads / heads.n_kv_heads;
+    let lone_row = seqs.len() == 1 && seqs[0].n == 1;
+    if lone_row && group > 1 && heads.n_kv_heads < 2 * rayon::current_num_threads() {
+        let half = group.div_ceil(2);
+        vec![(0, half), (half, group)]
+    } else {
+        vec![(0, group)]
+    }
 }
 
 /// Values of the attention output assembled per task (64 KB): a decoding step's few

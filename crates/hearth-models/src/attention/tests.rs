@@ -192,6 +192,38 @@ fn batched_attention_equals_the_plain_version_bit_for_bit() -> Result<()> {
             .collect();
         assert_same_bits(&got, &want);
     }
+    // A lone decoding row: its query heads are shared out over two tasks.
+    for (h, total) in [
+        (
+            Heads {
+                n_heads: 9,
+                n_kv_heads: 3,
+                head_dim: 64,
+            },
+            700,
+        ),
+        (
+            Heads {
+                n_heads: 4,
+                n_kv_heads: 1,
+                head_dim: 256,
+            },
+            300,
+        ),
+        // A head size the f16 reads do not take.
+        (
+            Heads {
+                n_heads: 2,
+                n_kv_heads: 1,
+                head_dim: 80,
+            },
+            90,
+        ),
+    ] {
+        let case = [random_case(&mut rng, h, 1, total)];
+        let got = batched(&case, h, 0.125, 100)?;
+        assert_same_bits(&got, &plain(&case[0], h, 0.125, 100));
+    }
     let odd = Heads {
         n_heads: 2,
         n_kv_heads: 1,
