@@ -230,11 +230,12 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
 
 /// How the query heads of each key/value head are shared out: all in one task, or,
 /// for a lone decoding sequence with fewer key/value heads than twice the threads
-/// (Gemma 3 has one), in two halves, so that both threads work on it. Each half
-/// reads the keys and values again; every head's arithmetic stays the same.
+/// (Gemma 3 has one) and a history of at least [`SPLIT_HISTORY`] positions, in two
+/// halves, so that both threads work on it. Each half reads the keys and values
+/// again; every head's arithmetic stays the same.
 fn head_sets(seqs: &[Seq], heads: Heads) -> Vec<(usize, usize)> {
     let group = heads.n_heads / heads.n_kv_heads;
-    let lone_row = seqs.len() == 1 && seqs[0].n == 1;
+    let lone_row = seqs.len() == 1 && seqs[0].n == 1 && seqs[0].start >= SPLIT_HISTORY;
     if lone_row && group > 1 && heads.n_kv_heads < 2 * rayon::current_num_threads() {
         let half = group.div_ceil(2);
         vec![(0, half), (half, group)]
@@ -242,6 +243,11 @@ fn head_sets(seqs: &[Seq], heads: Heads) -> Vec<(usize, usize)> {
         vec![(0, group)]
     }
 }
+
+/// Cached positions from which a lone decoding row's heads are split: below it, the
+/// extra tasks and the second read of the keys cost more than the second thread
+/// saves.
+const SPLIT_HISTORY: usize = 256;
 
 /// Values of the attention output assembled per task (64 KB): a decoding step's few
 /// rows stay on one thread.
