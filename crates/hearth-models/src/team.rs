@@ -22,6 +22,9 @@ use rayon::prelude::*;
 /// thread is busy with serial work for long gives the core back now and then.
 const SPINS_BEFORE_YIELD: u32 = 1 << 14;
 
+/// A claim takes at most this fraction of the tasks left.
+const CLAIM_SHARE: usize = 4;
+
 /// One parallel loop: `n` tasks handed out in order through `next`.
 struct Job<'a> {
     task: &'a (dyn Fn(usize) + Sync),
@@ -41,17 +44,24 @@ impl Job<'_> {
     fn work(&self) {
         let mut finished = 0;
         loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.n {
+            // Several tasks per claim while many are left, one at a time near the end:
+            // each claim is a locked add that waits for the last task's stores to
+            // drain, and the end of the loop still balances.
+            let left = self.n.saturating_sub(self.next.load(Ordering::Relaxed));
+            let take = (left / CLAIM_SHARE).max(1);
+            let first = self.next.fetch_add(take, Ordering::Relaxed);
+            if first >= self.n {
                 break;
             }
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.task)(i))) {
-                self.panic
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(payload);
+            for i in first..(first + take).min(self.n) {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.task)(i))) {
+                    self.panic
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(payload);
+                }
+                finished += 1;
             }
-            finished += 1;
         }
         if finished > 0 {
             self.done.fetch_add(finished, Ordering::Release);
