@@ -2,11 +2,12 @@
 //!
 //! Per layer, [`attend_chunks`] rotates each chunk's queries and keys and writes keys and
 //! values into each sequence's f16 cache (a sequence per task of the compute team),
-//! then splits the attention into tasks — the query
-//! heads sharing one key/value head, of one sequence, over a block of its rows — and
-//! runs them on the compute team (`crate::team`). Each task converts the cells it
-//! reads from f16 to f32 once (exactly: every f16 is an f32) and runs [`kernel`]'s
-//! llama.cpp arithmetic on them.
+//! then splits the attention into tasks — the query heads sharing one key/value head
+//! (or half of them, for a lone decoding row with a long history), of one sequence,
+//! over a block of its rows — and runs them on the compute team (`crate::team`). Each
+//! task runs [`kernel`]'s llama.cpp arithmetic on the cells it reads, widened from f16
+//! to f32 exactly (every f16 is an f32): a decoding row widens them in registers as it
+//! loads them (with AVX-512), other rows into scratch once per task.
 
 mod dots;
 mod f16c;
@@ -178,8 +179,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
             for first in (0..seq.n).step_by(ROWS_PER_TASK) {
                 let rows = (first, (first + ROWS_PER_TASK).min(seq.n));
                 work += group * (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
-                for heads in &head_sets {
-                    let heads = *heads;
+                for &heads in &head_sets {
                     tasks.push(Task {
                         seq: s,
                         kv,

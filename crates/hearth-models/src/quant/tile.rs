@@ -367,7 +367,8 @@ pub(crate) struct Operands<'a, W> {
 ///
 /// # Safety
 /// The CPU must support `K`'s features; `ops` must hold the rows `out` covers and `m`
-/// activation rows of `k` blocks (and offsets for them when `K` reads offsets).
+/// activation rows of `k` blocks (and offsets for them when `K` reads offsets, their
+/// group sums when it reads Q4_1).
 pub(crate) unsafe fn rows<W, K: TileKernel<W>>(
     ops: &Operands<'_, W>,
     first: usize,
