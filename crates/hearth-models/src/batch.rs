@@ -1,5 +1,7 @@
 //! What one forward pass computes: chunks of several sequences at once.
 
+use crate::pool::Buf;
+
 /// Consecutive tokens of one sequence, to be appended to its cache.
 ///
 /// A prompt is one chunk (or several, split under a token budget); a decoding
@@ -14,12 +16,12 @@ pub struct SeqChunk<'a> {
 /// Next-token logits of each chunk in a forward pass, one row of `n_vocab` per chunk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logits {
-    data: Vec<f32>,
+    data: Buf<f32>,
     n_vocab: usize,
 }
 
 impl Logits {
-    pub(crate) fn new(data: Vec<f32>, n_vocab: usize) -> Self {
+    pub(crate) fn new(data: Buf<f32>, n_vocab: usize) -> Self {
         Self { data, n_vocab }
     }
 

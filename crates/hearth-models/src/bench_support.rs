@@ -71,7 +71,7 @@ impl AttentionCase {
             scale: 1.0 / (self.heads.head_dim as f32).sqrt(),
             window: usize::MAX,
         };
-        attend(&seqs, &self.q, params)
+        attend(&seqs, &self.q, params).into_vec()
     }
 }
 
@@ -97,7 +97,7 @@ impl MatmulCase {
 
     /// `x · Wᵀ` as one prompt chunk of `m` rows.
     pub fn run(&self) -> Vec<f32> {
-        self.matrix.matmul(&self.x, &[self.m])
+        self.matrix.matmul(&self.x, &[self.m]).into_vec()
     }
 }
 

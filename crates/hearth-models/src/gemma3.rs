@@ -6,7 +6,7 @@
 //! Five layers in six attend within a sliding window with their own RoPE base; every
 //! sixth attends globally. GGUF norm weights already include Gemma's `+1`.
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use hearth_gguf::Metadata;
 
 use crate::attention::{Heads, attend_chunks};
@@ -14,7 +14,9 @@ use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
 use crate::llama::{Stack, add, chunk_rows, gated};
+use crate::mat::Mat;
 use crate::norm::rms_norm;
+use crate::pool::Buf;
 use crate::rope::{Rope, RopeStyle};
 use crate::weights::{Linear, Weights};
 use crate::{cpu, ggml_math};
@@ -73,19 +75,19 @@ impl Gemma3Config {
 }
 
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
     wq: Linear,
     wk: Linear,
     wv: Linear,
-    q_norm: Tensor,
-    k_norm: Tensor,
+    q_norm: Vec<f32>,
+    k_norm: Vec<f32>,
     wo: Linear,
-    attn_post_norm: Tensor,
-    ffn_norm: Tensor,
+    attn_post_norm: Vec<f32>,
+    ffn_norm: Vec<f32>,
     w_gate: Linear,
     w_up: Linear,
     w_down: Linear,
-    ffn_post_norm: Tensor,
+    ffn_post_norm: Vec<f32>,
 }
 
 impl Layer {
@@ -115,7 +117,7 @@ pub struct Gemma3 {
     cfg: Gemma3Config,
     embedding: Linear,
     layers: Vec<Layer>,
-    output_norm: Tensor,
+    output_norm: Vec<f32>,
     global_rope: Rope,
     local_rope: Rope,
     device: Device,
@@ -159,43 +161,48 @@ impl Gemma3 {
     }
 
     /// Logits after each chunk's last token, `(chunks.len(), n_vocab)`.
-    pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
+    pub(crate) fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Mat> {
         let stack = Stack {
             n_positions: self.global_rope.n_positions(),
             n_vocab: self.cfg.n_vocab,
             n_layers: self.layers.len(),
-            device: &self.device,
         };
-        let scale = (self.cfg.n_embd as f32).sqrt() as f64;
+        let groups = chunk_rows(chunks);
+        let scale = (self.cfg.n_embd as f32).sqrt();
         let last = stack.run(
             chunks,
             caches,
-            |ids| Ok((self.embedding.rows(ids, &self.device)? * scale)?),
-            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
+            |ids| {
+                let mut x = self.embedding.rows(ids, &self.device)?;
+                // `+ 0.0` as candle's scaling computed it: a -0.0 becomes +0.0.
+                x.iter_mut().for_each(|v| *v = *v * scale + 0.0);
+                Ok(x)
+            },
+            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, &groups, caches),
         )?;
-        let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
-        self.embedding.forward(&last, &vec![1; chunks.len()])
+        let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps);
+        self.embedding.forward(&last, &Buf::filled(chunks.len(), 1))
     }
 
     fn layer_forward(
         &self,
         index: usize,
         layer: &Layer,
-        x: &Tensor,
+        x: &Mat,
         chunks: &[SeqChunk],
+        groups: &[usize],
         caches: &mut [&mut KvCache],
-    ) -> Result<Tensor> {
+    ) -> Result<Mat> {
         let cfg = &self.cfg;
         let (rope, window) = if cfg.is_global(index) {
             (&self.global_rope, None)
         } else {
             (&self.local_rope, Some(cfg.sliding_window))
         };
-        let groups = chunk_rows(chunks);
-        let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
-        let q = head_norm(&layer.wq.forward(&h, &groups)?, &layer.q_norm, cfg)?;
-        let k = head_norm(&layer.wk.forward(&h, &groups)?, &layer.k_norm, cfg)?;
-        let v = layer.wv.forward(&h, &groups)?;
+        let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps);
+        let q = head_norm(layer.wq.forward(&h, groups)?, &layer.q_norm, cfg);
+        let k = head_norm(layer.wk.forward(&h, groups)?, &layer.k_norm, cfg);
+        let v = layer.wv.forward(&h, groups)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         let heads = Heads {
             n_heads: cfg.n_heads,
@@ -204,7 +211,7 @@ impl Gemma3 {
         };
         let attn = attend_chunks(
             index,
-            (&q, &k, &v),
+            (q, k, &v),
             heads,
             rope,
             chunks,
@@ -212,29 +219,28 @@ impl Gemma3 {
             scale,
             window,
         )?;
-        let attn = layer.wo.forward(&attn, &groups)?;
-        let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps)?;
-        let h = add(x, &attn)?;
-        let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps)?;
+        let attn = layer.wo.forward(&attn, groups)?;
+        let attn = rms_norm(&attn, &layer.attn_post_norm, cfg.rms_eps);
+        let h = add(x, &attn);
+        let f = rms_norm(&h, &layer.ffn_norm, cfg.rms_eps);
         let (gate, up) = (
-            layer.w_gate.forward(&f, &groups)?,
-            layer.w_up.forward(&f, &groups)?,
+            layer.w_gate.forward(&f, groups)?,
+            layer.w_up.forward(&f, groups)?,
         );
-        let gu = gated(&gate, &up, gelu_mul)?;
+        let gu = gated(&gate, &up, gelu_mul);
         let f = rms_norm(
-            &layer.w_down.forward(&gu, &groups)?,
+            &layer.w_down.forward(&gu, groups)?,
             &layer.ffn_post_norm,
             cfg.rms_eps,
-        )?;
-        add(&h, &f)
+        );
+        Ok(add(&h, &f))
     }
 }
 
 /// RMS norm of each head's slice of `x` (`(tokens, heads · head_dim)`).
-fn head_norm(x: &Tensor, weight: &Tensor, cfg: &Gemma3Config) -> Result<Tensor> {
-    let (rows, width) = x.dims2()?;
-    let per_head = x.reshape((rows * width / cfg.head_dim, cfg.head_dim))?;
-    Ok(rms_norm(&per_head, weight, cfg.rms_eps)?.reshape((rows, width))?)
+fn head_norm(x: Mat, weight: &[f32], cfg: &Gemma3Config) -> Mat {
+    let width = x.cols();
+    rms_norm(&x.reshaped(cfg.head_dim), weight, cfg.rms_eps).reshaped(width)
 }
 
 fn gelu_mul(g: &[f32], u: &[f32], out: &mut [f32]) {

@@ -119,15 +119,19 @@ impl KvCache {
         let width = n_kv_heads * head_dim;
         let cells = self.cells;
         let (keys, values_t) = (&mut self.keys[layer], &mut self.values_t[layer]);
-        let mut v_half = vec![f16::ZERO; width];
+        // Values are narrowed a piece at a time on the stack, then scattered.
+        let mut v_half = [f16::ZERO; 256];
         for (i, (k_row, v_row)) in k.chunks_exact(width).zip(v.chunks_exact(width)).enumerate() {
             let pos = start + i;
-            narrow(v_row, &mut v_half);
             for h in 0..n_kv_heads {
                 let src = &k_row[h * head_dim..(h + 1) * head_dim];
                 narrow(src, &mut keys[(h * cells + pos) * head_dim..][..head_dim]);
-                for (c, &s) in v_half[h * head_dim..(h + 1) * head_dim].iter().enumerate() {
-                    values_t[(h * head_dim + c) * cells + pos] = s;
+            }
+            for (p, piece) in v_row.chunks(v_half.len()).enumerate() {
+                let half = &mut v_half[..piece.len()];
+                narrow(piece, half);
+                for (j, &s) in half.iter().enumerate() {
+                    values_t[(p * 256 + j) * cells + pos] = s;
                 }
             }
         }

@@ -7,17 +7,19 @@
 
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use hearth_gguf::Metadata;
 
 use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
+use crate::mat::Mat;
 use crate::norm::rms_norm;
+use crate::pool::Buf;
 use crate::rope::{Rope, RopeStyle};
 use crate::team;
-use crate::weights::{Linear, Weights, with_f32};
+use crate::weights::{Linear, Weights};
 use crate::{cpu, ggml_math};
 
 /// Hyper-parameters read from `{arch}.*` metadata.
@@ -82,7 +84,7 @@ impl LlamaConfig {
 
 struct Projection {
     weight: Linear,
-    bias: Option<Tensor>,
+    bias: Option<Vec<f32>>,
 }
 
 impl Projection {
@@ -98,22 +100,22 @@ impl Projection {
         })
     }
 
-    fn forward(&self, x: &Tensor, groups: &[usize]) -> Result<Tensor> {
+    fn forward(&self, x: &Mat, groups: &[usize]) -> Result<Mat> {
         let y = self.weight.forward(x, groups)?;
         Ok(match &self.bias {
-            Some(b) => add_bias(&y, b)?,
+            Some(b) => add_bias(&y, b),
             None => y,
         })
     }
 }
 
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
     wq: Projection,
     wk: Projection,
     wv: Projection,
     wo: Linear,
-    ffn_norm: Tensor,
+    ffn_norm: Vec<f32>,
     w_gate: Linear,
     w_up: Linear,
     w_down: Linear,
@@ -147,7 +149,7 @@ pub struct Llama {
     cfg: LlamaConfig,
     embedding: Arc<Linear>,
     layers: Vec<Layer>,
-    output_norm: Tensor,
+    output_norm: Vec<f32>,
     output: Arc<Linear>,
     rope: Rope,
     device: Device,
@@ -203,37 +205,37 @@ impl Llama {
 
     /// Runs `chunks` (one per sequence, each with its cache in `caches`) and returns the
     /// logits after each chunk's last token, `(chunks.len(), n_vocab)`.
-    pub fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Tensor> {
+    pub(crate) fn forward(&self, chunks: &[SeqChunk], caches: &mut [&mut KvCache]) -> Result<Mat> {
         let stack = Stack {
             n_positions: self.rope.n_positions(),
             n_vocab: self.cfg.n_vocab,
             n_layers: self.layers.len(),
-            device: &self.device,
         };
+        let groups = chunk_rows(chunks);
         let last = stack.run(
             chunks,
             caches,
             |ids| self.embedding.rows(ids, &self.device),
-            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, caches),
+            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, &groups, caches),
         )?;
-        let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps)?;
-        self.output.forward(&last, &vec![1; chunks.len()])
+        let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps);
+        self.output.forward(&last, &Buf::filled(chunks.len(), 1))
     }
 
     fn layer_forward(
         &self,
         index: usize,
         layer: &Layer,
-        x: &Tensor,
+        x: &Mat,
         chunks: &[SeqChunk],
+        groups: &[usize],
         caches: &mut [&mut KvCache],
-    ) -> Result<Tensor> {
+    ) -> Result<Mat> {
         let cfg = &self.cfg;
-        let groups = chunk_rows(chunks);
-        let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
-        let q = layer.wq.forward(&h, &groups)?;
-        let k = layer.wk.forward(&h, &groups)?;
-        let v = layer.wv.forward(&h, &groups)?;
+        let h = rms_norm(x, &layer.attn_norm, cfg.rms_eps);
+        let q = layer.wq.forward(&h, groups)?;
+        let k = layer.wk.forward(&h, groups)?;
+        let v = layer.wv.forward(&h, groups)?;
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         let heads = Heads {
             n_heads: cfg.n_heads,
@@ -242,7 +244,7 @@ impl Llama {
         };
         let attn = attend_chunks(
             index,
-            (&q, &k, &v),
+            (q, k, &v),
             heads,
             &self.rope,
             chunks,
@@ -250,38 +252,37 @@ impl Llama {
             scale,
             None,
         )?;
-        let x = add(x, &layer.wo.forward(&attn, &groups)?)?;
-        let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-        let gate = layer.w_gate.forward(&h, &groups)?;
-        let up = layer.w_up.forward(&h, &groups)?;
-        add(&x, &layer.w_down.forward(&swiglu(&gate, &up)?, &groups)?)
+        let x = add(x, &layer.wo.forward(&attn, groups)?);
+        let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps);
+        let gate = layer.w_gate.forward(&h, groups)?;
+        let up = layer.w_up.forward(&h, groups)?;
+        Ok(add(&x, &layer.w_down.forward(&swiglu(&gate, &up), groups)?))
     }
 }
 
 /// The part of a forward pass every decoder-only architecture shares: check the batch,
 /// embed all its tokens, run the layers, advance each cache, keep each chunk's last row.
-pub(crate) struct Stack<'a> {
+pub(crate) struct Stack {
     pub n_positions: usize,
     pub n_vocab: usize,
     pub n_layers: usize,
-    pub device: &'a Device,
 }
 
-impl Stack<'_> {
+impl Stack {
     /// Returns the hidden state after each chunk's last token, `(chunks.len(), n_embd)`,
     /// before the final norm.
     pub(crate) fn run(
         &self,
         chunks: &[SeqChunk],
         caches: &mut [&mut KvCache],
-        embed: impl FnOnce(&[u32]) -> Result<Tensor>,
-        mut layer: impl FnMut(usize, &Tensor, &mut [&mut KvCache]) -> Result<Tensor>,
-    ) -> Result<Tensor> {
+        embed: impl FnOnce(&[u32]) -> Result<Mat>,
+        mut layer: impl FnMut(usize, &Mat, &mut [&mut KvCache]) -> Result<Mat>,
+    ) -> Result<Mat> {
         check_batch(chunks, caches, self.n_positions, self.n_vocab)?;
-        let ids: Vec<u32> = chunks
-            .iter()
-            .flat_map(|c| c.tokens.iter().copied())
-            .collect();
+        let ids = Buf::collect(
+            chunks.iter().map(|c| c.tokens.len()).sum(),
+            chunks.iter().flat_map(|c| c.tokens.iter().copied()),
+        );
         let mut x = embed(&ids)?; // (n_tokens, n_embd)
         for i in 0..self.n_layers {
             x = layer(i, &x, caches)?;
@@ -289,50 +290,43 @@ impl Stack<'_> {
         for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
             cache.advance(chunk.tokens.len());
         }
-        last_rows(&x, chunks, self.device)
+        Ok(last_rows(&x, chunks))
     }
 }
 
-/// The rows of `x` (one per token of the batch) that hold each chunk's last token.
 /// The row count of each chunk, in batch order: the row groups of the linear layers.
-pub(crate) fn chunk_rows(chunks: &[SeqChunk]) -> Vec<usize> {
-    chunks.iter().map(|c| c.tokens.len()).collect()
+pub(crate) fn chunk_rows(chunks: &[SeqChunk]) -> Buf<usize> {
+    Buf::collect(chunks.len(), chunks.iter().map(|c| c.tokens.len()))
 }
 
-fn last_rows(x: &Tensor, chunks: &[SeqChunk], device: &Device) -> Result<Tensor> {
-    let rows: Vec<u32> = chunks
-        .iter()
-        .scan(0u32, |end, c| {
-            *end += c.tokens.len() as u32;
-            Some(*end - 1)
-        })
-        .collect();
-    let n = rows.len();
-    Ok(x.index_select(&Tensor::from_vec(rows, n, device)?, 0)?)
+/// The rows of `x` (one per token of the batch) that hold each chunk's last token.
+fn last_rows(x: &Mat, chunks: &[SeqChunk]) -> Mat {
+    let n = x.cols();
+    let mut out = Buf::with_capacity(chunks.len() * n);
+    let mut end = 0;
+    for c in chunks {
+        end += c.tokens.len();
+        out.vec_mut().extend_from_slice(&x[(end - 1) * n..end * n]);
+    }
+    Mat::new(out, n)
 }
 
 /// `silu(gate) ⊙ up`, elementwise.
-fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+fn swiglu(gate: &Mat, up: &Mat) -> Mat {
     gated(gate, up, silu_mul)
 }
 
 /// `op(gate, up, out)` over the two tensors' values, in pieces over the compute team,
 /// shaped as `gate` (a gated feed-forward activation).
-pub(crate) fn gated(
-    gate: &Tensor,
-    up: &Tensor,
-    op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
-) -> Result<Tensor> {
+pub(crate) fn gated(gate: &Mat, up: &Mat, op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Mat {
     zip_on_team(gate, up, ELEMENTWISE_TASK, op)
 }
 
 /// `a + b` for two tensors of one shape (a residual connection), over the compute
 /// team: candle's own worker pool would otherwise wake a third thread on cores whose
 /// team helper is spinning. The same f32 additions, so the same bits.
-pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if a.dims() != b.dims() {
-        return Ok((a + b)?);
-    }
+pub(crate) fn add(a: &Mat, b: &Mat) -> Mat {
+    debug_assert_eq!((a.rows(), a.cols()), (b.rows(), b.cols()));
     zip_on_team(a, b, ADD_TASK, |a, b, out| {
         for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
             *o = a + b;
@@ -343,20 +337,16 @@ pub(crate) fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `op(a, b, out)` over pieces of `task` values of the two tensors, on the compute
 /// team; the result is shaped as `a`.
 fn zip_on_team(
-    a: &Tensor,
-    b: &Tensor,
+    a: &Mat,
+    b: &Mat,
     task: usize,
     op: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
-) -> Result<Tensor> {
-    let out = with_f32(a, |a| {
-        with_f32(b, |b| {
-            team::collect_chunks(a.len().min(b.len()), task, |i, out| {
-                let at = i * task;
-                op(&a[at..at + out.len()], &b[at..at + out.len()], out)
-            })
-        })
-    })??;
-    Ok(Tensor::from_vec(out, a.dims(), a.device())?)
+) -> Mat {
+    let out = team::collect_chunks(a.len().min(b.len()), task, |i, out| {
+        let at = i * task;
+        op(&a[at..at + out.len()], &b[at..at + out.len()], out)
+    });
+    Mat::new(out, a.cols())
 }
 
 /// Values per task of an addition: cheaper per value than the activations, so a
@@ -364,24 +354,19 @@ fn zip_on_team(
 const ADD_TASK: usize = 16 * 1024;
 
 /// `y + bias` for each row of `y` (`(rows, n)`, `bias` of `n`), over the compute team.
-fn add_bias(y: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let (rows, n) = y.dims2()?;
-    if bias.dims() != [n] {
-        return Ok(y.broadcast_add(bias)?);
-    }
-    let b: Vec<f32> = bias.to_vec1()?;
-    let rows_per_task = (ADD_TASK / n.max(1)).max(1);
-    let out = with_f32(y, |y| {
-        team::collect_chunks(y.len(), rows_per_task * n.max(1), |task, out| {
-            let y = &y[task * rows_per_task * n..];
-            for (o, y) in out.chunks_exact_mut(n).zip(y.chunks_exact(n)) {
-                for ((o, &y), &b) in o.iter_mut().zip(y).zip(&b) {
-                    *o = y + b;
-                }
+fn add_bias(y: &Mat, b: &[f32]) -> Mat {
+    let n = y.cols();
+    debug_assert_eq!(n, b.len());
+    let rows_per_task = (ADD_TASK / n).max(1);
+    let out = team::collect_chunks(y.len(), rows_per_task * n, |task, out| {
+        let y = &y[task * rows_per_task * n..];
+        for (o, y) in out.chunks_exact_mut(n).zip(y.chunks_exact(n)) {
+            for ((o, &y), &b) in o.iter_mut().zip(y).zip(b) {
+                *o = y + b;
             }
-        })
-    })?;
-    Ok(Tensor::from_vec(out, (rows, n), y.device())?)
+        }
+    });
+    Mat::new(out, n)
 }
 
 /// Values per task of an elementwise step.

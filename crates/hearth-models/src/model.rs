@@ -134,10 +134,7 @@ impl Model {
             Arch::Llama(m) => m.forward(chunks, caches),
             Arch::Gemma3(m) => m.forward(chunks, caches),
         })?;
-        Ok(Logits::new(
-            logits.flatten_all()?.to_vec1::<f32>()?,
-            self.n_vocab(),
-        ))
+        Ok(Logits::new(logits.into_buf(), self.n_vocab()))
     }
 }
 

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+use crate::pool::{Buf, Pooled};
+
 /// Spins of a waiting helper between two `yield_now`s, so that a helper whose main
 /// thread is busy with serial work for long gives the core back now and then.
 const SPINS_BEFORE_YIELD: u32 = 1 << 14;
@@ -241,15 +243,15 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
     });
 }
 
-/// A new vector of `n` values whose chunks of `len` are filled in parallel by
-/// `task(i, chunk)`. Each task sets its own chunk to the default (zero) first, in its
+/// A vector of `n` values (from the buffer shelves) whose chunks of `len` are filled
+/// in parallel by `task(i, chunk)`. Each task sets its own chunk to the default (zero) first, in its
 /// cache just before writing it, so no thread clears the whole vector alone while the
 /// others wait.
-pub(crate) fn collect_chunks<T: Copy + Default + Send>(
+pub(crate) fn collect_chunks<T: Copy + Default + Pooled>(
     n: usize,
     len: usize,
     task: impl Fn(usize, &mut [T]) + Sync,
-) -> Vec<T> {
+) -> Buf<T> {
     let fill = |i: usize, chunk: &mut [MaybeUninit<T>]| {
         for v in chunk.iter_mut() {
             v.write(T::default());
@@ -264,22 +266,23 @@ pub(crate) fn collect_chunks<T: Copy + Default + Send>(
     unsafe { collect_written(n, len, fill) }
 }
 
-/// A new vector of `n` values whose chunks of `len` are written in parallel by
-/// `task(i, chunk)`, with nothing cleared first.
+/// A vector of `n` values (from the buffer shelves) whose chunks of `len` are written
+/// in parallel by `task(i, chunk)`, with nothing cleared first.
 ///
 /// # Safety
 /// `task` must write every element of each chunk it is given.
-pub(crate) unsafe fn collect_written<T: Send>(
+pub(crate) unsafe fn collect_written<T: Pooled>(
     n: usize,
     len: usize,
     task: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(n);
+) -> Buf<T> {
+    let mut buf = Buf::with_capacity(n);
+    let out = buf.vec_mut();
     for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], len, task);
     // SAFETY: the chunks cover all `n` values and the caller promised that each task
     // wrote its own (a panicking task is re-raised above, before this point).
     unsafe { out.set_len(n) };
-    out
+    buf
 }
 
 thread_local! {
@@ -287,7 +290,7 @@ thread_local! {
     static COLUMN_BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A new `rows × cols` matrix (row-major) computed in blocks of `width` columns in
+/// A `rows × cols` matrix (row-major, from the buffer shelves) computed in blocks of `width` columns in
 /// parallel: `task(block, part)` fills `part`, the block's `rows × n` values
 /// (row-major, `n` its columns), and the same thread then copies them into place
 /// while they are in its cache.
@@ -296,9 +299,10 @@ pub(crate) fn collect_column_blocks(
     cols: usize,
     width: usize,
     task: impl Fn(usize, &mut [f32]) + Sync,
-) -> Vec<f32> {
+) -> Buf<f32> {
     let width = width.max(1);
-    let mut out = Vec::<f32>::with_capacity(rows * cols);
+    let mut buf = Buf::<f32>::with_capacity(rows * cols);
+    let out = buf.vec_mut();
     let base = SendPtr(out.as_mut_ptr());
     for_each(cols.div_ceil(width), |block| {
         let first = block * width;
@@ -322,7 +326,7 @@ pub(crate) fn collect_column_blocks(
     // SAFETY: the blocks cover all `cols` columns and each wrote every row of its own
     // (a panicking task is re-raised above, before this point).
     unsafe { out.set_len(rows * cols) };
-    out
+    buf
 }
 
 /// A raw pointer the tasks of one loop share.
@@ -415,7 +419,7 @@ mod tests {
                 let expected: Vec<f32> = (0..rows)
                     .flat_map(|r| (0..cols).map(move |c| (r * 1000 + c) as f32))
                     .collect();
-                assert_eq!(y, expected);
+                assert_eq!(&y[..], &expected[..]);
             })
         });
     }

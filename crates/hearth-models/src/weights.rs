@@ -8,6 +8,8 @@ use candle_core::{Device, Module, Tensor};
 use hearth_gguf::{GgmlType, GgufFile, TensorInfo};
 
 use crate::error::{ModelError, Result};
+use crate::mat::Mat;
+use crate::pool::Buf;
 use crate::quant::QMatrix;
 
 /// Tensors of one GGUF file, by name, with shapes checked on the way out.
@@ -79,8 +81,9 @@ impl<'a> Weights<'a> {
     }
 
     /// A small tensor (norm weights, biases) dequantized to f32.
-    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        Ok(self.qtensor(name, shape)?.dequantize(&self.device)?)
+    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let t = self.qtensor(name, shape)?.dequantize(&self.device)?;
+        Ok(t.flatten_all()?.to_vec1()?)
     }
 }
 
@@ -119,21 +122,23 @@ pub(crate) enum Linear {
 
 impl Linear {
     /// Looks up rows `ids` (an embedding table), `(ids.len(), cols)`.
-    pub(crate) fn rows(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
+    pub(crate) fn rows(&self, ids: &[u32], device: &Device) -> Result<Mat> {
         match self {
             Self::Candle(w) => {
                 let ids = Tensor::from_slice(ids, ids.len(), device)?;
-                Ok(w.embedding(&ids)?)
+                Mat::from_tensor(&w.embedding(&ids)?)
             }
             Self::Own(w) => {
-                let mut data = Vec::with_capacity(ids.len() * w.cols());
+                let mut data = Buf::with_capacity(ids.len() * w.cols());
                 for &id in ids {
-                    let row = w.row(id as usize).ok_or_else(|| {
-                        ModelError::Batch(format!("token id {id} is outside the vocabulary"))
-                    })?;
-                    data.extend(row);
+                    let in_vocab = w.row_into(id as usize, data.vec_mut());
+                    if !in_vocab {
+                        return Err(ModelError::Batch(format!(
+                            "token id {id} is outside the vocabulary"
+                        )));
+                    }
                 }
-                Ok(Tensor::from_vec(data, (ids.len(), w.cols()), device)?)
+                Ok(Mat::new(data, w.cols()))
             }
         }
     }
@@ -141,11 +146,11 @@ impl Linear {
     /// `x` is `(m, cols)`, its rows coming from sequence chunks of `groups` rows in
     /// order (llama.cpp's arithmetic for some formats depends on the chunk); returns
     /// `(m, rows)`.
-    pub(crate) fn forward(&self, x: &Tensor, groups: &[usize]) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Mat, groups: &[usize]) -> Result<Mat> {
         match self {
-            Self::Candle(w) => Ok(w.forward(x)?),
+            Self::Candle(w) => Mat::from_tensor(&w.forward(&x.to_tensor()?)?),
             Self::Own(w) => {
-                let (m, cols) = x.dims2()?;
+                let (m, cols) = (x.rows(), x.cols());
                 if cols != w.cols() {
                     return Err(ModelError::Batch(format!(
                         "input has {cols} columns, the weight expects {}",
@@ -157,8 +162,7 @@ impl Linear {
                         "row groups {groups:?} do not add up to the {m} input rows"
                     )));
                 }
-                let y = with_f32(x, |data| w.matmul(data, groups))?;
-                Ok(Tensor::from_vec(y, (m, w.rows()), x.device())?)
+                Ok(Mat::new(w.matmul(x, groups), w.rows()))
             }
         }
     }
@@ -206,10 +210,8 @@ mod tests {
             let storage = QStorage::from_data(Cow::Borrowed(&data), &Device::Cpu, dtype)?;
             let linear =
                 Linear::Candle(QMatMul::from_qtensor(QTensor::new(storage, (rows, cols))?)?);
-            let y: Vec<f32> = linear
-                .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu)?, &[m])?
-                .flatten_all()?
-                .to_vec1()?;
+            let x = Mat::new(Buf::collect(x.len(), x.iter().copied()), cols);
+            let y = linear.forward(&x, &[m])?;
             for i in 0..m {
                 for r in 0..rows {
                     let want: f32 = (0..cols).map(|c| deq[r * cols + c] * x[i * cols + c]).sum();

@@ -15,6 +15,7 @@ use super::dots::{Mat, dot16_each, vec_dot_f16_each};
 use super::f16c::{round_through_f16, widen};
 use super::{Heads, Params, Seq};
 use crate::kv_cache::CELL_GROUP;
+use crate::pool::Buf;
 use crate::{cpu, ggml_math};
 
 /// Buffers one thread reuses from task to task.
@@ -40,7 +41,7 @@ pub(crate) fn kv_head_rows(
     first: usize,
     q_rows: &[f32],
     p: Params,
-) -> Vec<f32> {
+) -> Buf<f32> {
     let Heads {
         n_heads,
         n_kv_heads,
@@ -70,7 +71,7 @@ pub(crate) fn kv_head_rows(
     scratch
         .probs
         .resize(ROW_BLOCK.min(n_rows) * group * stride, 0.0);
-    let mut out = vec![0f32; group * n_rows * head_dim];
+    let mut out = Buf::filled(group * n_rows * head_dim, 0.0);
     let rows = Rows {
         keys: &scratch.keys,
         values_t: &scratch.values_t,
@@ -100,7 +101,7 @@ fn reads_half(head_dim: usize) -> bool {
 /// rather than widened into scratch first: a long history is then read once, in half
 /// the bytes. The arithmetic is that of [`rows_of_heads`] for a single row (every f16
 /// widens to f32 exactly).
-fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_heads: &[f32], p: Params) -> Vec<f32> {
+fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_heads: &[f32], p: Params) -> Buf<f32> {
     let hd = p.heads.head_dim;
     let group = q_heads.len() / hd;
     let cells = seq.view.cells;
@@ -138,7 +139,7 @@ fn decode_row(scratch: &mut Scratch, seq: &Seq, kv: usize, q_heads: &[f32], p: P
         count: group,
         len: stride,
     };
-    let mut out = vec![0f32; group * hd];
+    let mut out = Buf::filled(group * hd, 0.0);
     vec_dot_f16_each(values, weights, &mut out, hd);
     out
 }

@@ -13,11 +13,13 @@ mod dots;
 mod f16c;
 mod kernel;
 
-use candle_core::{Device, Tensor};
+use smallvec::{SmallVec, smallvec};
 
 use crate::batch::SeqChunk;
 use crate::error::Result;
 use crate::kv_cache::{KvCache, LayerView};
+use crate::mat::Mat;
+use crate::pool::{Buf, pooled};
 use crate::rope::Rope;
 use crate::team;
 
@@ -37,6 +39,8 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
+pooled!(Task, Buf<f32>);
+
 /// Query rows per task when a chunk has many (prompt processing).
 const ROWS_PER_TASK: usize = 32;
 /// Below this many multiply-adds in a layer's attention, tasks run on the calling
@@ -46,30 +50,27 @@ const PARALLEL_WORK: usize = 1 << 16;
 /// Attention of every chunk of a batch against its own cache, for layer `layer`.
 ///
 /// `q` is `(tokens, n_heads · head_dim)`, `k` and `v` are `(tokens, n_kv_heads ·
-/// head_dim)`, rows in chunk order; queries and keys are rotated by `rope`, keys and
-/// values written into each chunk's cache. Returns `(tokens, n_heads · head_dim)`.
-/// With `window` set, a query at position `p` sees only keys at positions
+/// head_dim)`, rows in chunk order; queries and keys are rotated by `rope` in place,
+/// keys and values written into each chunk's cache. Returns `(tokens, n_heads ·
+/// head_dim)`. With `window` set, a query at position `p` sees only keys at positions
 /// `p - window + 1 ..= p` (sliding-window layers).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend_chunks(
     layer: usize,
-    (q, k, v): (&Tensor, &Tensor, &Tensor),
+    (mut q, mut k, v): (Mat, Mat, &Mat),
     heads: Heads,
     rope: &Rope,
     chunks: &[SeqChunk],
     caches: &mut [&mut KvCache],
     scale: f64,
     window: Option<usize>,
-) -> Result<Tensor> {
-    let mut q: Vec<f32> = q.flatten_all()?.to_vec1()?;
-    let mut k: Vec<f32> = k.flatten_all()?.to_vec1()?;
-    let v: Vec<f32> = v.flatten_all()?.to_vec1()?;
+) -> Result<Mat> {
     let (hd, q_width, kv_width) = (
         heads.head_dim,
         heads.n_heads * heads.head_dim,
         heads.n_kv_heads * heads.head_dim,
     );
-    let mut prepared = Vec::with_capacity(chunks.len());
+    let mut prepared = SmallVec::<[NewRows; BATCH_INLINE]>::with_capacity(chunks.len());
     let (mut q_rest, mut k_rest, mut v_rest) = (&mut q[..], &mut k[..], &v[..]);
     for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
         let n = chunk.tokens.len();
@@ -99,8 +100,7 @@ pub(crate) fn attend_chunks(
         seq.cache.write(layer, seq.start, seq.k, seq.v);
     });
     drop(prepared);
-    let row: usize = chunks.iter().map(|c| c.tokens.len()).sum();
-    let seqs: Vec<Seq> = chunks
+    let seqs: SmallVec<[Seq; BATCH_INLINE]> = chunks
         .iter()
         .zip(caches.iter())
         .scan(0, |row, (chunk, cache)| {
@@ -119,9 +119,11 @@ pub(crate) fn attend_chunks(
         scale: scale as f32,
         window: window.unwrap_or(usize::MAX),
     };
-    let out = attend(&seqs, &q, params);
-    Ok(Tensor::from_vec(out, (row, q_width), &Device::Cpu)?)
+    Ok(Mat::new(attend(&seqs, &q, params), q_width))
 }
+
+/// Sequences of a batch whose per-sequence lists stay on the stack.
+const BATCH_INLINE: usize = 16;
 
 /// One sequence's new rows of the batch's queries, keys and values, and its cache.
 struct NewRows<'a> {
@@ -164,7 +166,7 @@ struct Task {
 
 /// `softmax(q·kᵀ·scale + mask)·v` for every sequence of a batch; `q` holds the rotated
 /// queries, rounded to f16, `(tokens, n_heads · head_dim)`. Returns the same shape.
-pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
+pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Buf<f32> {
     let Heads {
         n_heads,
         n_kv_heads,
@@ -172,7 +174,8 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
     } = p.heads;
     let group = n_heads / n_kv_heads;
     let head_sets = head_sets(seqs, p.heads);
-    let mut tasks = Vec::new();
+    let row_blocks: usize = seqs.iter().map(|s| s.n.div_ceil(ROWS_PER_TASK)).sum();
+    let mut tasks = Buf::<Task>::with_capacity(row_blocks * n_kv_heads * head_sets.len());
     let mut work = 0;
     for (s, seq) in seqs.iter().enumerate() {
         for kv in 0..n_kv_heads {
@@ -180,7 +183,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
                 let rows = (first, (first + ROWS_PER_TASK).min(seq.n));
                 work += group * (rows.1 - rows.0) * (seq.start + rows.1) * head_dim * 2;
                 for &heads in &head_sets {
-                    tasks.push(Task {
+                    tasks.vec_mut().push(Task {
                         seq: s,
                         kv,
                         heads,
@@ -196,14 +199,16 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
         let q_rows = &q[(seq.first_row + t.rows.0) * width..(seq.first_row + t.rows.1) * width];
         kernel::kv_head_rows(scratch, seq, t.kv, t.heads, t.rows.0, q_rows, p)
     };
-    let results: Vec<Vec<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
-        let mut results = vec![Vec::new(); tasks.len()];
+    let results: Buf<Buf<f32>> = if work >= PARALLEL_WORK && tasks.len() > 1 {
+        let mut results = Buf::collect(tasks.len(), tasks.iter().map(|_| Buf::new()));
         team::for_each_chunk_mut(&mut results, 1, |i, result| {
             result[0] = SCRATCH.with_borrow_mut(|scratch| run(scratch, &tasks[i]));
         });
         results
     } else {
-        SCRATCH.with_borrow_mut(|scratch| tasks.iter().map(|t| run(scratch, t)).collect())
+        SCRATCH.with_borrow_mut(|scratch| {
+            Buf::collect(tasks.len(), tasks.iter().map(|t| run(scratch, t)))
+        })
     };
     let tokens: usize = seqs.iter().map(|s| s.n).sum();
     let width = n_heads * head_dim;
@@ -213,7 +218,7 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
     team::collect_chunks(tokens * width, rows_per_piece * width, |piece, out| {
         let lo = piece * rows_per_piece;
         let hi = lo + out.len() / width;
-        for (t, result) in tasks.iter().zip(&results) {
+        for (t, result) in tasks.iter().zip(results.iter()) {
             let first = seqs[t.seq].first_row + t.rows.0;
             let n_rows = t.rows.1 - t.rows.0;
             let (from, to) = (first.max(lo), (first + n_rows).min(hi));
@@ -233,14 +238,14 @@ pub(crate) fn attend(seqs: &[Seq], q: &[f32], p: Params) -> Vec<f32> {
 /// (Gemma 3 has one) and a history of at least [`SPLIT_HISTORY`] positions, in two
 /// halves, so that both threads work on it. Each half reads the keys and values
 /// again; every head's arithmetic stays the same.
-fn head_sets(seqs: &[Seq], heads: Heads) -> Vec<(usize, usize)> {
+fn head_sets(seqs: &[Seq], heads: Heads) -> SmallVec<[(usize, usize); 2]> {
     let group = heads.n_heads / heads.n_kv_heads;
     let lone_row = seqs.len() == 1 && seqs[0].n == 1 && seqs[0].start >= SPLIT_HISTORY;
     if lone_row && group > 1 && heads.n_kv_heads < 2 * rayon::current_num_threads() {
         let half = group.div_ceil(2);
-        vec![(0, half), (half, group)]
+        smallvec![(0, half), (half, group)]
     } else {
-        vec![(0, group)]
+        smallvec![(0, group)]
     }
 }
 

@@ -1,3 +1,4 @@
+use candle_core::Device;
 use half::f16;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -127,7 +128,8 @@ fn batched(cases: &[Case], h: Heads, scale: f32, window: usize) -> Result<Vec<f3
             scale,
             window,
         },
-    ))
+    )
+    .into_vec())
 }
 
 fn assert_same_bits(got: &[f32], want: &[f32]) {

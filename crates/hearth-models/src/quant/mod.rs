@@ -25,6 +25,7 @@ use std::ops::Range;
 use half::f16;
 use hearth_gguf::GgmlType;
 
+use crate::pool::{Buf, pooled};
 use crate::team::{collect_chunks, collect_column_blocks, collect_written};
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
@@ -49,6 +50,8 @@ impl Blocks {
     }
 }
 
+pooled!(ActBlock, KActBlock, Path, [i32; 8], [f32; 8]);
+
 /// One matmul's activations, quantized for the weight's format: `m` rows of
 /// `cols / block` blocks, and for K-quants the path each row takes.
 enum Acts {
@@ -56,11 +59,11 @@ enum Acts {
     /// (`tile::lane_offsets`), for Q4_1 the sums of each group of rows
     /// (`tile::group_sums`).
     Q8 {
-        blocks: Vec<ActBlock>,
-        offsets: Vec<[i32; 8]>,
-        sums: Vec<[f32; 8]>,
+        blocks: Buf<ActBlock>,
+        offsets: Buf<[i32; 8]>,
+        sums: Buf<[f32; 8]>,
     },
-    Q8K(Vec<KActBlock>, Vec<Path>),
+    Q8K(Buf<KActBlock>, Buf<Path>),
 }
 
 impl Acts {
@@ -79,12 +82,12 @@ impl Acts {
                 });
                 let (offsets, sums) = match blocks {
                     #[cfg(target_arch = "x86_64")]
-                    Blocks::Q5_0(_) => (tile::lane_offsets(&acts, 16), Vec::new()),
+                    Blocks::Q5_0(_) => (tile::lane_offsets(&acts, 16), Buf::new()),
                     #[cfg(target_arch = "x86_64")]
-                    Blocks::Q8_0(_) => (tile::lane_offsets(&acts, 128), Vec::new()),
+                    Blocks::Q8_0(_) => (tile::lane_offsets(&acts, 128), Buf::new()),
                     #[cfg(target_arch = "x86_64")]
-                    Blocks::Q4_1(_) => (Vec::new(), tile::group_sums(&acts, k)),
-                    _ => (Vec::new(), Vec::new()),
+                    Blocks::Q4_1(_) => (Buf::new(), tile::group_sums(&acts, k)),
+                    _ => (Buf::new(), Buf::new()),
                 };
                 Self::Q8 {
                     blocks: acts,
@@ -194,8 +197,9 @@ impl<'a> ActsView<'a> {
 /// The path of each row of a K-quant matmul whose rows come in sequence chunks of
 /// `groups` rows, as llama.cpp picks it for a batch of one chunk: `Q4_K` rows in whole
 /// groups of four take the gemm, `Q6_K` chunks of 8 rows or more the tiled matmul.
-fn k_paths(q4k: bool, groups: &[usize]) -> Vec<Path> {
-    let mut paths = Vec::with_capacity(groups.iter().sum());
+fn k_paths(q4k: bool, groups: &[usize]) -> Buf<Path> {
+    let mut buf = Buf::with_capacity(groups.iter().sum());
+    let paths = buf.vec_mut();
     for &n in groups {
         if q4k {
             paths.extend((0..n).map(|p| {
@@ -210,7 +214,7 @@ fn k_paths(q4k: bool, groups: &[usize]) -> Vec<Path> {
             paths.extend(std::iter::repeat_n(path, n));
         }
     }
-    paths
+    buf
 }
 
 /// A `rows × cols` weight matrix in a block format, used as `y = x · Wᵀ`.
@@ -280,20 +284,27 @@ impl QMatrix {
         self.cols
     }
 
-    /// Row `r` as f32 (an embedding lookup); `None` when `r` is out of range.
+    /// Row `r` as f32; `None` when `r` is out of range.
+    #[cfg(test)]
     pub(crate) fn row(&self, r: usize) -> Option<Vec<f32>> {
+        let mut out = Vec::with_capacity(self.cols);
+        self.row_into(r, &mut out).then_some(out)
+    }
+
+    /// Appends row `r` as f32 to `out` (an embedding lookup); `false` when `r` is out
+    /// of range.
+    pub(crate) fn row_into(&self, r: usize, out: &mut Vec<f32>) -> bool {
         if r >= self.rows {
-            return None;
+            return false;
         }
         let k = self.cols / self.blocks.len();
-        let mut out = Vec::with_capacity(self.cols);
         match &self.blocks {
             Blocks::Q4_1(b) => {
                 for blk in &b[r * k..(r + 1) * k] {
                     let lo = blk.qs.iter().map(|&q| blk.d * (q & 0x0F) as f32 + blk.m);
                     let hi = blk.qs.iter().map(|&q| blk.d * (q >> 4) as f32 + blk.m);
-                    out.extend(lo.collect::<Vec<_>>());
-                    out.extend(hi.collect::<Vec<_>>());
+                    out.extend(lo);
+                    out.extend(hi);
                 }
             }
             Blocks::Q5_0(b) => {
@@ -316,18 +327,18 @@ impl QMatrix {
             }
             Blocks::Q4K(b) => b[r * k..(r + 1) * k]
                 .iter()
-                .for_each(|blk| blk.dequantize(&mut out)),
+                .for_each(|blk| blk.dequantize(out)),
             Blocks::Q6K(b) => b[r * k..(r + 1) * k]
                 .iter()
-                .for_each(|blk| blk.dequantize(&mut out)),
+                .for_each(|blk| blk.dequantize(out)),
         }
-        Some(out)
+        true
     }
 
     /// `x · Wᵀ` for `x` of `m × cols` (row-major), whose rows come from sequence chunks
     /// of `groups` rows (summing to `m`); returns `m × rows`. A row's value depends only
     /// on its own chunk's length and its place in it (K-quants follow llama.cpp there).
-    pub(crate) fn matmul(&self, x: &[f32], groups: &[usize]) -> Vec<f32> {
+    pub(crate) fn matmul(&self, x: &[f32], groups: &[usize]) -> Buf<f32> {
         let m = groups.iter().sum::<usize>();
         let acts = Acts::quantize(&self.blocks, x, self.cols, groups);
         if m >= ACT_CHUNK * 2 {
@@ -339,7 +350,7 @@ impl QMatrix {
 
     /// Few activation rows (decoding): tasks split the weight rows, so each weight is
     /// read once, and each copies its small result into `y` while it is hot.
-    fn matmul_by_weight_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
+    fn matmul_by_weight_rows(&self, acts: ActsView<'_>, m: usize) -> Buf<f32> {
         let rows_per_task = (self.rows / (rayon::current_num_threads() * 8)).max(16);
         if m == 1 {
             // Cleared by each task, not by the leader alone first: the output layer's
@@ -358,7 +369,7 @@ impl QMatrix {
     /// Many activation rows (a prompt): tasks split the activation rows, and each walks
     /// the weights in cache-sized groups of rows, copying its small result into its own
     /// rows of `y`.
-    fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Vec<f32> {
+    fn matmul_by_act_rows(&self, acts: ActsView<'_>, m: usize) -> Buf<f32> {
         let k = self.cols / self.blocks.len();
         // Left unset: the tasks write every element, in parallel, instead of the leader
         // zeroing megabytes alone first.

@@ -149,7 +149,7 @@ fn single_row_and_batched_rows_give_the_same_values() {
     let batched = w.matmul(&x, &[4]);
     for i in 0..4 {
         let alone = w.matmul(&x[i * cols..(i + 1) * cols], &[1]);
-        assert_eq!(alone, &batched[i * rows..(i + 1) * rows]);
+        assert_eq!(&alone[..], &batched[i * rows..(i + 1) * rows]);
     }
 }
 
@@ -164,9 +164,9 @@ fn k_quant_rows_depend_only_on_their_own_chunk() {
         let first = w.matmul(&x[..cols], &[1]);
         let second = w.matmul(&x[cols..10 * cols], &[9]);
         let third = w.matmul(&x[10 * cols..], &[4]);
-        assert_eq!(&mixed[..rows], first, "{ty}");
-        assert_eq!(&mixed[rows..10 * rows], second, "{ty}");
-        assert_eq!(&mixed[10 * rows..], third, "{ty}");
+        assert_eq!(&mixed[..rows], &first[..], "{ty}");
+        assert_eq!(&mixed[rows..10 * rows], &second[..], "{ty}");
+        assert_eq!(&mixed[10 * rows..], &third[..], "{ty}");
     }
 }
 

@@ -22,6 +22,7 @@ use std::arch::x86_64::*;
 use super::act::ActBlock;
 use super::dot::{Q4_1Block, Q5_0Block, Q8_0Block};
 use super::kquant_avx2::{hsum8, prefetch_ahead};
+use crate::pool::Buf;
 
 /// Weight rows per tile.
 pub(crate) const TILE_ROWS: usize = 4;
@@ -38,9 +39,9 @@ pub(crate) const GROUP: usize = super::tile_pairs::PAIR_ACTS;
 /// Q4_1's min term needs each activation block's sum `s`; for each group of
 /// [`GROUP`] rows and each block, the rows' sums side by side (zero past the last
 /// row), so that a pair tile loads them in one instruction.
-pub(crate) fn group_sums(acts: &[ActBlock], k: usize) -> Vec<[f32; GROUP]> {
+pub(crate) fn group_sums(acts: &[ActBlock], k: usize) -> Buf<[f32; GROUP]> {
     let rows = acts.len().checked_div(k).unwrap_or(0);
-    let mut sums = vec![[0f32; GROUP]; rows.div_ceil(GROUP) * k];
+    let mut sums = Buf::filled(rows.div_ceil(GROUP) * k, [0f32; GROUP]);
     for (row, blocks) in acts.chunks_exact(k.max(1)).enumerate() {
         let group = &mut sums[row / GROUP * k..][..k];
         for (s, a) in group.iter_mut().zip(blocks) {
@@ -55,9 +56,10 @@ pub(crate) type Offsets = [i32; 8];
 
 /// The offsets of `acts` for a weight format whose unsigned quants exceed the true
 /// ones by `excess` (16 for Q5_0, 128 for Q8_0).
-pub(crate) fn lane_offsets(acts: &[ActBlock], excess: i32) -> Vec<Offsets> {
-    acts.iter()
-        .map(|a| {
+pub(crate) fn lane_offsets(acts: &[ActBlock], excess: i32) -> Buf<Offsets> {
+    Buf::collect(
+        acts.len(),
+        acts.iter().map(|a| {
             std::array::from_fn(|l| {
                 -excess
                     * a.qs[4 * l..4 * l + 4]
@@ -65,8 +67,8 @@ pub(crate) fn lane_offsets(acts: &[ActBlock], excess: i32) -> Vec<Offsets> {
                         .map(|&q| q as i32)
                         .sum::<i32>()
             })
-        })
-        .collect()
+        }),
+    )
 }
 
 #[target_feature(enable = "avx2,fma")]
