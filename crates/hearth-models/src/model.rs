@@ -138,6 +138,13 @@ impl Model {
     }
 }
 
+impl Drop for Model {
+    /// Frees the forward pass's shelved buffers with the weights.
+    fn drop(&mut self) {
+        crate::pool::release_all();
+    }
+}
+
 /// The turn format to use when a file has no template: the architecture's own where
 /// one is well known, ChatML otherwise.
 fn fallback_template(arch: &str) -> &'static str {

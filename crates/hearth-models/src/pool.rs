@@ -18,6 +18,21 @@ const SHELF_BYTES: usize = 64 << 20;
 /// A type whose vectors are kept on a shelf for reuse.
 pub(crate) trait Pooled: Sized + Send + 'static {
     fn shelf() -> &'static Mutex<Vec<Vec<Self>>>;
+
+    /// Frees every vector on the shelf.
+    fn clear_shelf() {
+        lock(Self::shelf()).clear();
+    }
+}
+
+/// Frees the buffers on every shelf: a model was unloaded, and its buffers (a long
+/// prompt's can be tens of megabytes) should not stay resident without it.
+pub(crate) fn release_all() {
+    f32::clear_shelf();
+    u32::clear_shelf();
+    usize::clear_shelf();
+    crate::quant::clear_shelves();
+    crate::attention::clear_shelves();
 }
 
 /// Gives each listed type its own shelf.

@@ -19,7 +19,7 @@ use crate::batch::SeqChunk;
 use crate::error::Result;
 use crate::kv_cache::{KvCache, LayerView};
 use crate::mat::Mat;
-use crate::pool::{Buf, pooled};
+use crate::pool::{Buf, Pooled, pooled};
 use crate::rope::Rope;
 use crate::team;
 
@@ -40,6 +40,12 @@ thread_local! {
 }
 
 pooled!(Task, Buf<f32>);
+
+/// Frees the shelved task lists ([`crate::pool::release_all`]).
+pub(crate) fn clear_shelves() {
+    Task::clear_shelf();
+    Buf::<f32>::clear_shelf();
+}
 
 /// Query rows per task when a chunk has many (prompt processing).
 const ROWS_PER_TASK: usize = 32;

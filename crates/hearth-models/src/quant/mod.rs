@@ -25,7 +25,7 @@ use std::ops::Range;
 use half::f16;
 use hearth_gguf::GgmlType;
 
-use crate::pool::{Buf, pooled};
+use crate::pool::{Buf, Pooled, pooled};
 use crate::team::{collect_chunks, collect_column_blocks, collect_written};
 use act::{ActBlock, BLOCK, quantize_row};
 use dot::{Q4_1Block, Q5_0Block, Q8_0Block};
@@ -51,6 +51,15 @@ impl Blocks {
 }
 
 pooled!(ActBlock, KActBlock, Path, [i32; 8], [f32; 8]);
+
+/// Frees the shelved activation buffers ([`crate::pool::release_all`]).
+pub(crate) fn clear_shelves() {
+    ActBlock::clear_shelf();
+    KActBlock::clear_shelf();
+    Path::clear_shelf();
+    <[i32; 8]>::clear_shelf();
+    <[f32; 8]>::clear_shelf();
+}
 
 /// One matmul's activations, quantized for the weight's format: `m` rows of
 /// `cols / block` blocks, and for K-quants the path each row takes.
