@@ -3,8 +3,9 @@
 
 Runs `hearth bench` and llama.cpp's `llama-bench` (built by
 scripts/build-llama-cpp.sh) on the test models at 1 and 2 threads, interleaved so
-both see the same conditions, plus Hearth's batch-of-8 generation on SmolLM2, and
-writes the table with Hearth/llama.cpp ratios into docs/benchmarks.md between the
+both see the same conditions, then batches of 8 sequences decoded together on every
+model at 2 threads (`hearth bench -b 8` against `llama-batched-bench`), and writes
+the tables with Hearth/llama.cpp ratios into docs/benchmarks.md between the
 `<!-- bench:engine -->` markers.
 
 usage: scripts/bench.py [--models smollm2,gemma3,qwen2] [--threads 1,2] [-r 3]
@@ -50,6 +51,16 @@ def llama_bench(binary, model, threads, p, n, reps):
     return result
 
 
+def llama_batched(binary, model, threads, n, batch):
+    """Aggregate generation t/s of llama.cpp for 1 and `batch` sequences decoded
+    together, each after a 16-token prompt of its own (per-sequence caches)."""
+    out = sh(binary, "-m", model, "-c", "4096", "-b", "2048", "-ub", "512", "-npp", "16",
+             "-ntg", str(n), "-npl", f"1,{batch}", "-t", str(threads), "--no-kv-unified",
+             "--output-format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {r["pl"]: r["speed_tg"] for r in rows}
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -89,9 +100,18 @@ def main():
                 lines.append(f"| {name} | {t} | {test} | {lm:.1f} ± {ls:.1f} | {hm:.1f} ± {hs:.1f} | {hm / lm:.2f}× |")
             info = ours[f"pp{args.p}"][2]
             extra.append(f"| {name} | {t} | {info['load_ms']:.0f} | {info['peak_rss_mb']:.0f} |")
-    batch = hearth_bench(hearth, model_path("smollm2"), 2, 0, args.n, args.repetitions, batch=8)
-    single, _, _ = batch[f"tg{args.n}"]
-    together, sd, _ = batch[f"tg{args.n}x8"]
+    batch_lines = ["| model | llama.cpp 1 | llama.cpp 8 | llama.cpp 8 / 1 | Hearth 1 | Hearth 8 "
+                   "| Hearth 8 / 1 | Hearth 8 / llama.cpp 8 |",
+                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in args.models.split(","):
+        path = model_path(name)
+        print(f"==> {name}, batch of 8, 2 threads", file=sys.stderr)
+        ours = hearth_bench(hearth, path, 2, 0, args.n, args.repetitions, batch=8)
+        theirs = llama_batched(os.path.join(llama_bin, "llama-batched-bench"), path, 2, args.n, 8)
+        (h1, _, _), (h8, sd, _) = ours[f"tg{args.n}"], ours[f"tg{args.n}x8"]
+        l1, l8 = theirs[1], theirs[8]
+        batch_lines.append(f"| {name} | {l1:.1f} | {l8:.1f} | {l8 / l1:.2f}× | {h1:.1f} | "
+                           f"{h8:.1f} ± {sd:.1f} | {h8 / h1:.2f}× | {h8 / l8:.2f}× |")
 
     body = "\n".join([
         f"Measured {date.today()} on {cpu_name()}, {os.cpu_count()} cores, "
@@ -100,12 +120,11 @@ def main():
         "",
         *lines,
         "",
-        "Batched generation, SmolLM2, 2 threads (`hearth bench -b 8`):",
+        f"Generation of 8 sequences decoded together against one alone, 2 threads, t/s "
+        f"(aggregate; `hearth bench -b 8 -n {args.n}` and `llama-batched-bench -npp 16 "
+        f"-ntg {args.n} -npl 1,8 --no-kv-unified`, one run of it):",
         "",
-        "| sequences | aggregate t/s | vs one sequence |",
-        "| ---: | ---: | ---: |",
-        f"| 1 | {single:.1f} | 1.00× |",
-        f"| 8 | {together:.1f} ± {sd:.1f} | {together / single:.2f}× |",
+        *batch_lines,
         "",
         "Hearth's load time and peak RSS in those runs (pp and tg in one process):",
         "",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's `llama-bench` and `llama-server`, the yardstick for Hearth's
-# benchmarks, from the llama.cpp sources vendored in the `llama-cpp-python` sdist on
-# PyPI. Everything lives in a cache outside the repository
-# (~/.cache/hearth/llama-cpp or $HEARTH_LLAMA_CPP); a rerun only prints the binaries'
-# directory.
+# Builds llama.cpp's `llama-bench`, `llama-batched-bench` and `llama-server`, the
+# yardstick for Hearth's benchmarks, from the llama.cpp sources vendored in the
+# `llama-cpp-python` sdist on PyPI. Everything lives in a cache outside the
+# repository (~/.cache/hearth/llama-cpp or $HEARTH_LLAMA_CPP); a rerun only prints the
+# binaries' directory.
 #
 # usage: scripts/build-llama-cpp.sh    → prints the directory holding the binaries
 set -euo pipefail
@@ -11,7 +11,8 @@ set -euo pipefail
 version="0.3.36"
 cache="${HEARTH_LLAMA_CPP:-$HOME/.cache/hearth/llama-cpp}"
 bin="$cache/build-$version/bin"
-if [[ -x "$bin/llama-bench" && -x "$bin/llama-server" ]]; then
+targets=(llama-bench llama-batched-bench llama-server)
+if [[ -x "$bin/llama-bench" && -x "$bin/llama-batched-bench" && -x "$bin/llama-server" ]]; then
     echo "$bin"
     exit 0
 fi
@@ -35,10 +36,10 @@ if [[ ! -d "$src/vendor/llama.cpp" ]]; then
     rm -rf "$dl"
 fi
 
-echo "==> building llama-bench and llama-server (several minutes)" >&2
+echo "==> building ${targets[*]} (several minutes)" >&2
 cmake -S "$src/vendor/llama.cpp" -B "$cache/build-$version" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
     -DBUILD_SHARED_LIBS=OFF >&2
-cmake --build "$cache/build-$version" --target llama-bench llama-server -j "$(nproc)" >&2
+cmake --build "$cache/build-$version" --target "${targets[@]}" -j "$(nproc)" >&2
 echo "$bin"
