@@ -41,7 +41,7 @@ thread_local! {
 
 pooled!(Task, Buf<f32>);
 
-/// Frees the shelved task lists ([`crate::pool::release_all`]).
+/// Frees the shelved task and result lists ([`crate::pool::release_all`]).
 pub(crate) fn clear_shelves() {
     Task::clear_shelf();
     Buf::<f32>::clear_shelf();
