@@ -3,6 +3,9 @@
 //! shapes (4864 × 896 for the 32-value formats, the down projection 896 × 4864 for
 //! K-quants, whose 256-value blocks do not divide 896).
 //!
+//! SmolLM2's feed-forward shapes in Q4_1 (1536 × 576 and 576 × 1536), one row and
+//! eight, show how the work of a small model's decoding step splits into tasks.
+//!
 //! Each measurement runs inside one compute team, as a forward pass does, so that
 //! one-row timings do not include handing work from the benchmark's thread to the pool.
 
@@ -33,5 +36,16 @@ fn matmul(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, matmul);
+fn small_model(c: &mut Criterion) {
+    for (rows, cols) in [(1536, 576), (576, 1536)] {
+        for m in [1, 8] {
+            let case = MatmulCase::new(GgmlType::Q4_1, rows, cols, m).expect("Q4_1 is supported");
+            c.bench_function(&format!("matmul Q4_1 {rows}x{cols} rows {m}"), |b| {
+                b.iter_custom(|iters| timed_on_team(iters, || black_box(case.run())))
+            });
+        }
+    }
+}
+
+criterion_group!(benches, matmul, small_model);
 criterion_main!(benches);
