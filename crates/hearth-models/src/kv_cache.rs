@@ -128,10 +128,11 @@ impl KvCache {
                 narrow(src, &mut keys[(h * cells + pos) * head_dim..][..head_dim]);
             }
             for (p, piece) in v_row.chunks(v_half.len()).enumerate() {
+                let first = p * v_half.len();
                 let half = &mut v_half[..piece.len()];
                 narrow(piece, half);
                 for (j, &s) in half.iter().enumerate() {
-                    values_t[(p * 256 + j) * cells + pos] = s;
+                    values_t[(first + j) * cells + pos] = s;
                 }
             }
         }
