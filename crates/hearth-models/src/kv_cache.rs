@@ -152,3 +152,37 @@ impl KvCache {
         self.len += n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows wider than the stack buffer the values are narrowed through (2 × 192
+    /// values) land, keys per head and values transposed, where attention reads them.
+    #[test]
+    fn wide_rows_are_written_where_attention_reads_them() -> Result<()> {
+        let shape = CacheShape {
+            n_layers: 1,
+            n_kv_heads: 2,
+            head_dim: 192,
+        };
+        let (width, start, n) = (2 * 192, 3, 2);
+        let mut cache = KvCache::new(shape, 16, &Device::Cpu)?;
+        let k: Vec<f32> = (0..n * width).map(|i| i as f32).collect();
+        let v: Vec<f32> = (0..n * width).map(|i| -(i as f32) - 0.5).collect();
+        cache.write(0, start, &k, &v);
+        let view = cache.layer(0);
+        for t in 0..n {
+            for h in 0..shape.n_kv_heads {
+                for c in 0..shape.head_dim {
+                    let at = t * width + h * shape.head_dim + c;
+                    let key = view.keys[(h * view.cells + start + t) * shape.head_dim + c];
+                    let value = view.values_t[(h * shape.head_dim + c) * view.cells + start + t];
+                    assert_eq!(key, f16::from_f32(k[at]));
+                    assert_eq!(value, f16::from_f32(v[at]));
+                }
+            }
+        }
+        Ok(())
+    }
+}
