@@ -244,9 +244,9 @@ pub(crate) fn for_each_chunk_mut<T: Send>(
 }
 
 /// A vector of `n` values (from the buffer shelves) whose chunks of `len` are filled
-/// in parallel by `task(i, chunk)`. Each task sets its own chunk to the default (zero) first, in its
-/// cache just before writing it, so no thread clears the whole vector alone while the
-/// others wait.
+/// in parallel by `task(i, chunk)`. Each task sets its own chunk to the default (zero)
+/// first, in its cache just before writing it, so no thread clears the whole vector
+/// alone while the others wait.
 pub(crate) fn collect_chunks<T: Copy + Default + Pooled>(
     n: usize,
     len: usize,
@@ -290,10 +290,10 @@ thread_local! {
     static COLUMN_BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A `rows × cols` matrix (row-major, from the buffer shelves) computed in blocks of `width` columns in
-/// parallel: `task(block, part)` fills `part`, the block's `rows × n` values
-/// (row-major, `n` its columns), and the same thread then copies them into place
-/// while they are in its cache.
+/// A `rows × cols` matrix (row-major, from the buffer shelves) computed in blocks of
+/// `width` columns in parallel: `task(block, part)` fills `part`, the block's
+/// `rows × n` values (row-major, `n` its columns), and the same thread then copies
+/// them into place while they are in its cache.
 pub(crate) fn collect_column_blocks(
     rows: usize,
     cols: usize,
