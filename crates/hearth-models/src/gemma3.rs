@@ -13,7 +13,7 @@ use crate::attention::{Heads, attend_chunks};
 use crate::batch::SeqChunk;
 use crate::error::{ModelError, Result};
 use crate::kv_cache::{CacheShape, KvCache};
-use crate::llama::{Stack, add, chunk_rows, gated};
+use crate::llama::{Stack, add, gated};
 use crate::mat::Mat;
 use crate::norm::rms_norm;
 use crate::pool::Buf;
@@ -167,7 +167,6 @@ impl Gemma3 {
             n_vocab: self.cfg.n_vocab,
             n_layers: self.layers.len(),
         };
-        let groups = chunk_rows(chunks);
         let scale = (self.cfg.n_embd as f32).sqrt();
         let last = stack.run(
             chunks,
@@ -178,7 +177,9 @@ impl Gemma3 {
                 x.iter_mut().for_each(|v| *v = *v * scale + 0.0);
                 Ok(x)
             },
-            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, &groups, caches),
+            |i, x, groups, caches| {
+                self.layer_forward(i, &self.layers[i], x, chunks, groups, caches)
+            },
         )?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps);
         self.embedding.forward(&last, &Buf::filled(chunks.len(), 1))

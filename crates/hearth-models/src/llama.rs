@@ -211,12 +211,13 @@ impl Llama {
             n_vocab: self.cfg.n_vocab,
             n_layers: self.layers.len(),
         };
-        let groups = chunk_rows(chunks);
         let last = stack.run(
             chunks,
             caches,
             |ids| self.embedding.rows(ids, &self.device),
-            |i, x, caches| self.layer_forward(i, &self.layers[i], x, chunks, &groups, caches),
+            |i, x, groups, caches| {
+                self.layer_forward(i, &self.layers[i], x, chunks, groups, caches)
+            },
         )?;
         let last = rms_norm(&last, &self.output_norm, self.cfg.rms_eps);
         self.output.forward(&last, &Buf::filled(chunks.len(), 1))
@@ -270,33 +271,30 @@ pub(crate) struct Stack {
 
 impl Stack {
     /// Returns the hidden state after each chunk's last token, `(chunks.len(), n_embd)`,
-    /// before the final norm.
+    /// before the final norm. `layer(i, x, groups, caches)` runs layer `i`, `groups`
+    /// being the row count of each chunk (the row groups of the linear layers).
     pub(crate) fn run(
         &self,
         chunks: &[SeqChunk],
         caches: &mut [&mut KvCache],
         embed: impl FnOnce(&[u32]) -> Result<Mat>,
-        mut layer: impl FnMut(usize, &Mat, &mut [&mut KvCache]) -> Result<Mat>,
+        mut layer: impl FnMut(usize, &Mat, &[usize], &mut [&mut KvCache]) -> Result<Mat>,
     ) -> Result<Mat> {
         check_batch(chunks, caches, self.n_positions, self.n_vocab)?;
         let ids = Buf::collect(
             chunks.iter().map(|c| c.tokens.len()).sum(),
             chunks.iter().flat_map(|c| c.tokens.iter().copied()),
         );
+        let groups = Buf::collect(chunks.len(), chunks.iter().map(|c| c.tokens.len()));
         let mut x = embed(&ids)?; // (n_tokens, n_embd)
         for i in 0..self.n_layers {
-            x = layer(i, &x, caches)?;
+            x = layer(i, &x, &groups, caches)?;
         }
         for (chunk, cache) in chunks.iter().zip(caches.iter_mut()) {
             cache.advance(chunk.tokens.len());
         }
         Ok(last_rows(&x, chunks))
     }
-}
-
-/// The row count of each chunk, in batch order: the row groups of the linear layers.
-pub(crate) fn chunk_rows(chunks: &[SeqChunk]) -> Buf<usize> {
-    Buf::collect(chunks.len(), chunks.iter().map(|c| c.tokens.len()))
 }
 
 /// The rows of `x` (one per token of the batch) that hold each chunk's last token.
